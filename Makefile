@@ -1,0 +1,73 @@
+# Two commands for a new user: `make run` and `make test`. Everything else is a step they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+RASA_PORT ?= 5005
+ACTION_PORT ?= 5055
+export ACTION_PORT
+SPACY_PIPELINE := build/spacy_en
+# Rasa, the actions and the tests import the core package from the project root.
+export PYTHONPATH := $(CURDIR)
+# TensorFlow's start-up chatter hides what matters in the console.
+export TF_CPP_MIN_LOG_LEVEL := 2
+# Patient conversations stay here: no usage telemetry.
+export RASA_TELEMETRY_ENABLED := false
+
+# Python 3.10 (Rasa 3.6 supports 3.8-3.10): on PATH, or any pyenv 3.10.x.
+PYTHON310 := $(shell for candidate in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null); do \
+	"$$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$candidate"; break; }; done)
+
+.PHONY: help setup run test knowledge train validate lock postgresql clean
+
+help:
+	@echo "make run    set up if needed, then serve the assistant (REST and socket.io on port $(RASA_PORT))"
+	@echo "make test   set up if needed, then run the whole test suite"
+
+$(VENV)/.installed: requirements.lock
+	@if [ -z "$(PYTHON310)" ]; then \
+		echo "Python 3.10 was not found (Rasa 3.6 needs Python 3.8-3.10)."; \
+		echo "Install it, e.g. 'pyenv install 3.10.13' or your system's python3.10 package, then run make again."; \
+		exit 1; fi
+	test -x $(BIN)/python || $(PYTHON310) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==24.0
+	$(BIN)/pip install --quiet -r requirements.lock
+	touch $@
+
+$(SPACY_PIPELINE)/meta.json: scripts/build_spacy_pipeline.py $(VENV)/.installed
+	$(BIN)/python scripts/build_spacy_pipeline.py $(SPACY_PIPELINE)
+
+# Always reloaded: it takes a second and the database then matches the YAML.
+knowledge: $(VENV)/.installed
+	$(BIN)/python -m assistant.knowledge.load
+
+# Rasa's fingerprinting skips training when data, domain and config are unchanged.
+train: $(VENV)/.installed $(SPACY_PIPELINE)/meta.json
+	$(BIN)/rasa train --quiet --data data/nlu data/rules.yml data/stories.yml --out models
+
+setup: knowledge train
+
+run: setup
+	RASA_PORT=$(RASA_PORT) scripts/serve.sh
+
+validate: $(VENV)/.installed $(SPACY_PIPELINE)/meta.json
+	$(BIN)/rasa data validate --data data/nlu data/rules.yml data/stories.yml
+
+# The knowledge-base test also runs against a throwaway PostgreSQL server.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test: setup postgresql
+	$(BIN)/pytest
+
+# Re-resolve every pin together from requirements.in (run after changing it).
+lock:
+	rm -rf build/lock-venv && $(PYTHON310) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet --upgrade pip==24.0
+	build/lock-venv/bin/pip install --quiet -r requirements.in
+	build/lock-venv/bin/pip freeze --all | grep -v '^pip==' > requirements.lock
+
+clean:
+	rm -rf $(VENV) build var/*.db models/*.tar.gz

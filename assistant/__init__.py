@@ -1,0 +1,1 @@
+"""The assistant's core: knowledge, dialogue decisions and rendering, free of Rasa."""

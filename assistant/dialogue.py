@@ -1,0 +1,58 @@
+"""Dialogue decisions: which topic and procedure a turn is about, and how to reply."""
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+PROCEDURES = ("vertebroplasty", "kyphoplasty")
+TOPIC_INTENT_PREFIX = "ask_"
+FOLLOW_UP_INTENT = "inform_procedure"
+# A bare "and kyphoplasty?" with no earlier question is a question about what it is.
+DEFAULT_TOPIC = "overview"
+
+# Conversational intents: the domain response that answers them and the turn type.
+CONVERSATION_REPLIES: Mapping[str, tuple[str, str]] = {
+    "greet": ("utter_greet", "smalltalk"),
+    "goodbye": ("utter_goodbye", "smalltalk"),
+    "thank": ("utter_thank", "smalltalk"),
+    "bot_challenge": ("utter_bot_challenge", "smalltalk"),
+    "request_human": ("utter_handoff", "handoff"),
+    "out_of_scope": ("utter_out_of_scope", "fallback"),
+}
+
+
+def topic_for_intent(intent: str | None) -> str | None:
+    if intent and intent.startswith(TOPIC_INTENT_PREFIX):
+        return intent[len(TOPIC_INTENT_PREFIX):]
+    return None
+
+
+def resolve_topic(intent: str | None, previous_topic: str | None) -> str | None:
+    """The topic of this turn: the one asked, or for a follow-up the one before."""
+    topic = topic_for_intent(intent)
+    if topic:
+        return topic
+    if intent == FOLLOW_UP_INTENT:
+        return previous_topic or DEFAULT_TOPIC
+    return None
+
+
+def resolve_procedure(mentioned: Iterable[str], previous: str | None) -> str | None:
+    """The procedure asked about: named in this message, else the one in context."""
+    named = {value for value in mentioned if value in PROCEDURES}
+    if len(named) > 1:
+        return "both"
+    if named:
+        return named.pop()
+    return previous
+
+
+def closest_topics(intent_ranking: Sequence[Mapping], count: int = 2) -> list[str]:
+    """The ``count`` most likely topics in an NLU intent ranking, best first."""
+    topics = []
+    for entry in intent_ranking:
+        topic = topic_for_intent(entry.get("name"))
+        if topic and topic not in topics:
+            topics.append(topic)
+        if len(topics) == count:
+            break
+    return topics

@@ -1,0 +1,42 @@
+"""Rendering: knowledge answers as message text, and the turn's machine-readable summary."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from assistant.knowledge.query import KnowledgeAnswer
+from assistant.settings import Contacts
+
+TURN_TYPES = ("answer", "triage", "handoff", "fallback", "smalltalk")
+URGENCIES = ("emergency", "urgent", "routine")
+
+
+def fill_contacts(text: str, contacts: Contacts) -> str:
+    """Put the configured contact details in place of their placeholders."""
+    return text.format(**contacts.as_placeholders())
+
+
+def web_answer_text(answer: KnowledgeAnswer, contacts: Contacts) -> str:
+    sources = "; ".join(source.title for source in answer.sources)
+    return f"{fill_contacts(answer.web, contacts)}\n\nSource: {sources}"
+
+
+def turn_payload(
+    kind: str,
+    *,
+    topic: str | None = None,
+    procedure: str | None = None,
+    sources: Iterable[str] = (),
+    urgency: str = "routine",
+) -> dict[str, Any]:
+    """The one `custom` object every turn carries (the REST contract)."""
+    if kind not in TURN_TYPES:
+        raise ValueError(f"unknown turn type {kind!r}")
+    if urgency not in URGENCIES:
+        raise ValueError(f"unknown urgency {urgency!r}")
+    return {
+        "type": kind,
+        "topic": topic,
+        "procedure": procedure,
+        "urgency": urgency,
+        "sources": list(sources),
+    }

@@ -1,0 +1,53 @@
+"""Where the assistant's configuration comes from.
+
+Contact details live in ``clinic.yml`` (or the file named by ASSISTANT_CLINIC_FILE);
+the database is any SQLAlchemy URL in ASSISTANT_DATABASE_URL, a SQLite file by default.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KNOWLEDGE_DIR = PROJECT_ROOT / "data" / "knowledge"
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'assistant.db'}"
+
+
+@dataclass(frozen=True)
+class Contacts:
+    clinic_name: str
+    nurse_phone: str
+    emergency_number: str
+
+    def as_placeholders(self) -> dict[str, str]:
+        return {
+            "clinic_name": self.clinic_name,
+            "nurse_phone": self.nurse_phone,
+            "emergency_number": self.emergency_number,
+        }
+
+
+CONTACT_FIELDS = tuple(Contacts.__dataclass_fields__)
+
+
+def clinic_file() -> Path:
+    return Path(os.environ.get("ASSISTANT_CLINIC_FILE", PROJECT_ROOT / "clinic.yml"))
+
+
+@lru_cache(maxsize=None)
+def load_contacts(path: Path | None = None) -> Contacts:
+    path = path or clinic_file()
+    with open(path, encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle) or {}
+    missing = [field for field in CONTACT_FIELDS if not str(raw.get(field, "")).strip()]
+    if missing:
+        raise ValueError(f"{path}: missing {', '.join(missing)}")
+    return Contacts(**{field: str(raw[field]).strip() for field in CONTACT_FIELDS})
+
+
+def database_url() -> str:
+    return os.environ.get("ASSISTANT_DATABASE_URL", DEFAULT_DATABASE_URL)

@@ -1,0 +1,202 @@
+"""Shared fixtures: throwaway databases and the assistant's two servers on free ports."""
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine
+
+from assistant.knowledge.load import load_knowledge
+from assistant.settings import PROJECT_ROOT
+
+VENV_BIN = Path(sys.executable).parent
+REPORTS: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Figures the tests measured (accuracy per topic, ...), printed after the run."""
+    for report in REPORTS:
+        terminalreporter.write_line(report)
+
+
+@pytest.fixture(scope="session")
+def report():
+    return REPORTS.append
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def knowledge_db_url(tmp_path_factory) -> str:
+    """A freshly loaded SQLite knowledge base for this test run."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('kb') / 'assistant.db'}"
+    load_knowledge(create_engine(url))
+    return url
+
+
+def wait_until(check, timeout: float, what: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if check():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{what} did not start within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Assistant:
+    url: str
+    token: str
+    action_url: str
+    processes: dict
+
+    def send(self, sender: str, message, timeout: float = 30) -> list[dict]:
+        response = requests.post(
+            f"{self.url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=timeout,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def parse(self, text: str) -> dict:
+        response = requests.post(
+            f"{self.url}/model/parse", params={"token": self.token}, json={"text": text}, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def is_up(self) -> bool:
+        return requests.get(self.url, timeout=5).ok
+
+
+def latest_model() -> str:
+    models = sorted(glob.glob(str(PROJECT_ROOT / "models" / "*.tar.gz")), key=os.path.getmtime)
+    if not models:
+        pytest.fail("No trained model in models/: run `make test`, which trains one first.")
+    return models[-1]
+
+
+def start(command: list[str], log: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, knowledge_db_url) -> Assistant:
+    """The action server and the Rasa server (REST + API), with their own stores."""
+    workdir = tmp_path_factory.mktemp("servers")
+    rasa_port, action_port = free_port(), free_port()
+    token = secrets.token_hex(16)
+    endpoints = workdir / "endpoints.yml"
+    endpoints.write_text(
+        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
+        "nlg:\n  type: addons.nlg.ClinicResponseGenerator\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "ASSISTANT_DATABASE_URL": knowledge_db_url,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
+    actions = start(
+        [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(action_port), "--actions", "actions"],
+        action_log,
+        env,
+    )
+    rasa = start(
+        [
+            str(VENV_BIN / "rasa"), "run", "--port", str(rasa_port), "--enable-api",
+            "--auth-token", token, "--model", latest_model(), "--endpoints", str(endpoints),
+            "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+        ],
+        rasa_log,
+        env,
+    )
+    served = Assistant(
+        url=f"http://127.0.0.1:{rasa_port}",
+        token=token,
+        action_url=f"http://127.0.0.1:{action_port}",
+        processes={"actions": actions, "rasa": rasa},
+    )
+    try:
+        wait_until(
+            lambda: requests.get(f"{served.action_url}/health", timeout=2).ok,
+            120, "action server", actions, action_log,
+        )
+        wait_until(
+            lambda: requests.get(f"{served.url}/status", params={"token": token}, timeout=2)
+            .json().get("model_file"),
+            240, "Rasa server", rasa, rasa_log,
+        )
+        yield served
+    finally:
+        for process in (rasa, actions):
+            process.terminate()
+        for process in (rasa, actions):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def postgres_binaries() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A throwaway PostgreSQL server (Debian's package, installed by `make test`)."""
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.fail("PostgreSQL server binaries not found: `make postgresql` installs them.")
+    # Outside pytest's private temp folder, which the server's own user cannot enter.
+    datadir = Path(tempfile.mkdtemp(prefix="assistant-postgres-"))
+    # PostgreSQL refuses to run as root: run it as the package's own user then.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(datadir, "postgres", "postgres")
+    port = free_port()
+    subprocess.run(
+        [*as_user, str(binaries / "initdb"), "-D", str(datadir / "data"), "-U", "postgres",
+         "--auth=trust"],
+        check=True, capture_output=True,
+    )
+    subprocess.run(
+        [*as_user, str(binaries / "pg_ctl"), "-D", str(datadir / "data"), "-w", "-l",
+         str(datadir / "server.log"), "-o", f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1",
+         "start"],
+        check=True, capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, str(binaries / "pg_ctl"), "-D", str(datadir / "data"), "-m", "fast", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(datadir, ignore_errors=True)

@@ -1,0 +1,48 @@
+"""Topic and procedure decisions, plain data in and out."""
+from assistant.dialogue import closest_topics, resolve_procedure, resolve_topic
+from assistant.replies import turn_payload
+
+
+def test_a_topic_question_names_its_topic():
+    assert resolve_topic("ask_duration", previous_topic="pain") == "duration"
+
+
+def test_a_procedure_follow_up_keeps_the_previous_topic():
+    assert resolve_topic("inform_procedure", previous_topic="duration") == "duration"
+
+
+def test_a_procedure_named_alone_at_the_start_asks_what_it_is():
+    assert resolve_topic("inform_procedure", previous_topic=None) == "overview"
+
+
+def test_conversational_intents_have_no_topic():
+    assert resolve_topic("greet", previous_topic="duration") is None
+
+
+def test_the_procedure_named_now_wins_over_the_one_in_context():
+    assert resolve_procedure(["kyphoplasty"], previous="vertebroplasty") == "kyphoplasty"
+
+
+def test_the_procedure_in_context_carries_over():
+    assert resolve_procedure([], previous="kyphoplasty") == "kyphoplasty"
+    assert resolve_procedure([], previous=None) is None
+
+
+def test_naming_both_procedures_asks_about_both():
+    assert resolve_procedure(["vertebroplasty", "kyphoplasty"], previous=None) == "both"
+    assert resolve_procedure(["kyphoplasty", "kyphoplasty"], previous=None) == "kyphoplasty"
+
+
+def test_closest_topics_skip_non_topic_intents():
+    ranking = [
+        {"name": "nlu_fallback"}, {"name": "ask_pain"}, {"name": "greet"},
+        {"name": "ask_recovery"}, {"name": "ask_risks"},
+    ]
+    assert closest_topics(ranking) == ["pain", "recovery"]
+
+
+def test_turn_payload_has_the_contract_fields():
+    assert turn_payload("answer", topic="pain", procedure=None, sources=["health_library"]) == {
+        "type": "answer", "topic": "pain", "procedure": None,
+        "urgency": "routine", "sources": ["health_library"],
+    }

@@ -1,0 +1,121 @@
+"""End to end through the REST channel: the contract, follow-ups, fallbacks, the disclaimer."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from assistant.settings import load_contacts
+
+TOPICS = {
+    "overview", "difference", "conditions", "candidacy", "preparation", "anesthesia", "procedure",
+    "duration", "pain", "effectiveness", "risks", "hospital_stay", "recovery", "warning_signs",
+    "cement", "multiple_fractures", "alternatives", "prevention", "questions_for_doctor",
+}
+
+
+def new_sender() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def turn(assistant, sender, message):
+    """Send one message; check the contract; return (texts, the custom object, messages)."""
+    messages = assistant.send(sender, message)
+    customs = [m["custom"] for m in messages if "custom" in m]
+    assert len(customs) == 1, messages
+    custom = customs[0]
+    assert set(custom) == {"type", "topic", "procedure", "urgency", "sources"}
+    assert custom["type"] in {"answer", "triage", "handoff", "fallback", "smalltalk"}
+    assert custom["topic"] is None or custom["topic"] in TOPICS
+    assert custom["procedure"] in {"vertebroplasty", "kyphoplasty", "both", None}
+    assert custom["urgency"] in {"emergency", "urgent", "routine"}
+    assert (custom["type"] == "answer") == bool(custom["sources"])
+    texts = [m["text"] for m in messages if m.get("text")]
+    assert texts, messages
+    return texts, custom, messages
+
+
+def test_first_reply_carries_the_disclaimer_and_later_ones_do_not(assistant):
+    sender = new_sender()
+    texts, custom, _ = turn(assistant, sender, "hi")
+    assert "not medical advice" in texts[0]
+    assert load_contacts().emergency_number in texts[0]
+    assert custom["type"] == "smalltalk"
+    texts, _, _ = turn(assistant, sender, "how long does kyphoplasty take?")
+    assert not any("not medical advice" in text for text in texts)
+
+
+def test_a_question_gets_a_sourced_answer(assistant):
+    texts, custom, _ = turn(assistant, new_sender(), "how long does kyphoplasty take?")
+    assert custom["type"] == "answer"
+    assert (custom["topic"], custom["procedure"]) == ("duration", "kyphoplasty")
+    assert "health_library" in custom["sources"]
+    assert any("Source:" in text for text in texts)
+
+
+def test_and_the_other_procedure_keeps_the_topic(assistant):
+    sender = new_sender()
+    _, first, _ = turn(assistant, sender, "how long does vertebroplasty take")
+    assert (first["topic"], first["procedure"]) == ("duration", "vertebroplasty")
+    _, follow_up, _ = turn(assistant, sender, "and kyphoplasty?")
+    assert (follow_up["type"], follow_up["topic"], follow_up["procedure"]) == (
+        "answer", "duration", "kyphoplasty",
+    )
+
+
+def test_a_new_question_keeps_the_procedure(assistant):
+    sender = new_sender()
+    _, first, _ = turn(assistant, sender, "what is kyphoplasty")
+    assert (first["topic"], first["procedure"]) == ("overview", "kyphoplasty")
+    _, follow_up, _ = turn(assistant, sender, "does it hurt?")
+    assert (follow_up["topic"], follow_up["procedure"]) == ("pain", "kyphoplasty")
+
+
+def test_asking_about_both_procedures(assistant):
+    _, custom, _ = turn(assistant, new_sender(), "whats the difference between vertebroplasty and kyphoplasty")
+    assert (custom["topic"], custom["procedure"]) == ("difference", "both")
+
+
+def test_procedure_stays_unknown_until_named(assistant):
+    _, custom, _ = turn(assistant, new_sender(), "how long will i need to stay in hospital")
+    assert (custom["topic"], custom["procedure"]) == ("hospital_stay", None)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["how much does it cost", "does my insurance cover this", "tell me a joke",
+     "what's the best knee replacement surgeon"],
+)
+def test_questions_outside_the_leaflets_are_declined(assistant, question):
+    texts, custom, _ = turn(assistant, new_sender(), question)
+    assert (custom["type"], custom["topic"], custom["sources"]) == ("fallback", None, [])
+    assert load_contacts().nurse_phone in texts[-1]
+
+
+def test_not_understood_says_so_and_offers_topics_and_the_nurse_line(assistant):
+    sender = new_sender()
+    turn(assistant, sender, "hello")
+    texts, custom, messages = turn(assistant, sender, "blorp fizzle wug")
+    assert custom["type"] == "fallback"
+    assert load_contacts().nurse_phone in texts[-1]
+    suggestion = next((m for m in messages if m.get("buttons")), None)
+    if suggestion:  # the model may also reject gibberish as out of scope, which has no buttons
+        assert len(suggestion["buttons"]) == 2
+        assert all(button["payload"].startswith("/ask_") for button in suggestion["buttons"])
+
+
+def test_a_suggestion_button_answers_its_topic(assistant):
+    _, custom, _ = turn(assistant, new_sender(), "/ask_recovery")
+    assert (custom["type"], custom["topic"]) == ("answer", "recovery")
+
+
+@pytest.mark.parametrize(
+    "message, kind",
+    [("talk to a nurse please", "handoff"), ("can i book an appointment", "handoff"),
+     ("are you a bot?", "smalltalk"), ("thanks!", "smalltalk"), ("bye", "smalltalk")],
+)
+def test_conversation_turns(assistant, message, kind):
+    texts, custom, _ = turn(assistant, new_sender(), message)
+    assert custom["type"] == kind
+    if kind == "handoff":
+        assert load_contacts().nurse_phone in texts[-1]
