@@ -1,0 +1,74 @@
+"""Rasa NLU component adapting assistant.intent_model to the pipeline."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import joblib
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from assistant.intent_model import build_intent_model, rank_intents
+
+logger = logging.getLogger(__name__)
+MODEL_FILE = "intent_model.joblib"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class TfidfIntentClassifier(IntentClassifier, GraphComponent):
+    """Intent classification by TF-IDF n-grams and logistic regression."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"word_ngrams": [1, 2], "char_ngrams": [2, 5], "C": 20.0, "ranking_length": 10}
+
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource, model=None) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self.model = model
+        self._model_storage = model_storage
+        self._resource = resource
+
+    @classmethod
+    def create(
+        cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "TfidfIntentClassifier":
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        self.model = build_intent_model(
+            self.config["word_ngrams"], self.config["char_ngrams"], self.config["C"]
+        )
+        self.model.fit([e.get(TEXT).lower() for e in examples], [e.get(INTENT) for e in examples])
+        with self._model_storage.write_to(self._resource) as directory:
+            joblib.dump(self.model, directory / MODEL_FILE)
+        return self._resource
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self.model is None:
+            return messages
+        rankings = rank_intents(self.model, [message.get(TEXT) or "" for message in messages])
+        for message, ranking in zip(messages, rankings):
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking[: self.config["ranking_length"]], add_to_output=True)
+        return messages
+
+    @classmethod
+    def load(
+        cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+        execution_context: ExecutionContext, **kwargs: Any,
+    ) -> "TfidfIntentClassifier":
+        try:
+            with model_storage.read_from(resource) as directory:
+                model = joblib.load(directory / MODEL_FILE)
+        except (ValueError, FileNotFoundError):
+            logger.warning("No trained intent model in this Rasa model; intents will be missing.")
+            model = None
+        return cls(config, model_storage, resource, model)
