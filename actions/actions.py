@@ -5,42 +5,51 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
+from assistant.db import engine_for
 from assistant.dialogue import (
     CONVERSATION_REPLIES,
     closest_topics,
+    is_first_reply,
+    mentioned_procedures,
     resolve_procedure,
     resolve_topic,
 )
-from assistant.knowledge.query import engine_for, find_answer, topic_titles
+from assistant.escalations import record_escalation
+from assistant.knowledge.query import KnowledgeAnswer, find_answer, topic_titles
 from assistant.replies import turn_payload, web_answer_text
 from assistant.settings import database_url, load_contacts
 
 logger = logging.getLogger(__name__)
 
 
-def mentioned_procedures(tracker: Tracker) -> list[str]:
-    return [
-        entity.get("value")
-        for entity in tracker.latest_message.get("entities", [])
-        if entity.get("entity") == "procedure"
-    ]
+def knowledge_answer(
+    tracker: Tracker, intent: str | None
+) -> tuple[KnowledgeAnswer | None, str | None, str | None]:
+    """The answer for this turn's topic and procedure (None if the knowledge base is down)."""
+    topic = resolve_topic(intent, tracker.get_slot("topic"))
+    procedure = resolve_procedure(
+        mentioned_procedures(tracker.latest_message), tracker.get_slot("procedure")
+    )
+    try:
+        answer = find_answer(engine_for(database_url()), topic, procedure)
+    except SQLAlchemyError as error:
+        logger.warning("Knowledge base unavailable: %s", type(error).__name__)
+        answer = None
+    return answer, topic, procedure
 
 
-class ActionSessionStart(Action):
-    """Starts every conversation with the disclaimer."""
+def remember(topic: str | None, procedure: str | None) -> list[EventType]:
+    return [SlotSet("topic", topic), SlotSet("procedure", procedure)]
 
-    def name(self) -> str:
-        return "action_session_start"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+def disclaim_if_first_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """The first reply of every conversation carries the disclaimer, after the reply itself."""
+    if is_first_reply(tracker.events):
         dispatcher.utter_message(response="utter_disclaimer")
-        return [SessionStarted(), ActionExecuted("action_listen")]
 
 
 class ActionAnswer(Action):
@@ -53,16 +62,11 @@ class ActionAnswer(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         intent = tracker.latest_message.get("intent", {}).get("name")
-        topic = resolve_topic(intent, tracker.get_slot("topic"))
-        procedure = resolve_procedure(mentioned_procedures(tracker), tracker.get_slot("procedure"))
-        try:
-            answer = find_answer(engine_for(database_url()), topic, procedure)
-        except SQLAlchemyError as error:
-            logger.warning("Knowledge base unavailable: %s", type(error).__name__)
-            answer = None
+        answer, topic, procedure = knowledge_answer(tracker, intent)
         if answer is None:
             dispatcher.utter_message(response="utter_answer_unavailable")
             dispatcher.utter_message(json_message=turn_payload("fallback", procedure=procedure))
+            disclaim_if_first_reply(dispatcher, tracker)
             return [SlotSet("procedure", procedure)]
         dispatcher.utter_message(text=web_answer_text(answer, load_contacts()))
         dispatcher.utter_message(
@@ -73,7 +77,51 @@ class ActionAnswer(Action):
                 sources=[source.id for source in answer.sources],
             )
         )
-        return [SlotSet("topic", topic), SlotSet("procedure", procedure)]
+        disclaim_if_first_reply(dispatcher, tracker)
+        return remember(topic, procedure)
+
+
+class ActionTriageFollowUp(Action):
+    """After the triage advice: record the escalation, then answer the question, if any.
+
+    The advice and the turn's `custom` object were already sent by the Rasa server
+    (addons/nlg.py), so this action adds text only.
+    """
+
+    def name(self) -> str:
+        return "action_triage_followup"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        triage = tracker.latest_message.get("triage") or {}
+        try:
+            record_escalation(
+                engine_for(database_url()),
+                sender_id=tracker.sender_id,
+                channel=tracker.get_latest_input_channel() or "unknown",
+                urgency=triage.get("urgency", "urgent"),
+                signs=triage.get("signs", []),
+                matched_words=triage.get("words", []),
+            )
+        except SQLAlchemyError as error:
+            logger.warning("Escalation not recorded: %s", type(error).__name__)
+        events: list[EventType] = [
+            SlotSet(
+                "procedure",
+                resolve_procedure(
+                    mentioned_procedures(tracker.latest_message), tracker.get_slot("procedure")
+                ),
+            )
+        ]
+        question = triage.get("question_intent")
+        if question:
+            answer, topic, procedure = knowledge_answer(tracker, question)
+            if answer is not None:
+                dispatcher.utter_message(text=web_answer_text(answer, load_contacts()))
+                events = remember(topic, procedure)
+        disclaim_if_first_reply(dispatcher, tracker)
+        return events
 
 
 class ActionReply(Action):
@@ -91,6 +139,7 @@ class ActionReply(Action):
         dispatcher.utter_message(
             json_message=turn_payload(kind, procedure=tracker.get_slot("procedure"))
         )
+        disclaim_if_first_reply(dispatcher, tracker)
         return []
 
 
@@ -120,4 +169,5 @@ class ActionDontKnow(Action):
         dispatcher.utter_message(
             json_message=turn_payload("fallback", procedure=tracker.get_slot("procedure"))
         )
+        disclaim_if_first_reply(dispatcher, tracker)
         return []

@@ -20,6 +20,16 @@ CONVERSATION_REPLIES: Mapping[str, tuple[str, str]] = {
 }
 
 
+def triage_intent(urgency: str) -> str:
+    """The intent a raised triage gives the turn: triage_emergency or triage_urgent."""
+    return f"triage_{urgency}"
+
+
+def is_question_intent(intent: str | None) -> bool:
+    """Intents that a knowledge answer serves: topic questions and procedure follow-ups."""
+    return bool(topic_for_intent(intent)) or intent == FOLLOW_UP_INTENT
+
+
 def topic_for_intent(intent: str | None) -> str | None:
     if intent and intent.startswith(TOPIC_INTENT_PREFIX):
         return intent[len(TOPIC_INTENT_PREFIX):]
@@ -36,6 +46,15 @@ def resolve_topic(intent: str | None, previous_topic: str | None) -> str | None:
     return None
 
 
+def mentioned_procedures(parse_data: Mapping) -> list[str]:
+    """Procedure entity values in an NLU parse result."""
+    return [
+        entity.get("value")
+        for entity in parse_data.get("entities", [])
+        if entity.get("entity") == "procedure"
+    ]
+
+
 def resolve_procedure(mentioned: Iterable[str], previous: str | None) -> str | None:
     """The procedure asked about: named in this message, else the one in context."""
     named = {value for value in mentioned if value in PROCEDURES}
@@ -44,6 +63,20 @@ def resolve_procedure(mentioned: Iterable[str], previous: str | None) -> str | N
     if named:
         return named.pop()
     return previous
+
+
+def is_first_reply(events: Sequence[Mapping]) -> bool:
+    """True while the bot has said nothing before this session's latest message."""
+    before_latest_message = False
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "session_started":
+            break
+        if kind == "user":
+            before_latest_message = True
+        elif kind == "bot" and before_latest_message:
+            return False
+    return True
 
 
 def closest_topics(intent_ranking: Sequence[Mapping], count: int = 2) -> list[str]:

@@ -20,6 +20,15 @@ def web_answer_text(answer: KnowledgeAnswer, contacts: Contacts) -> str:
     return f"{fill_contacts(answer.web, contacts)}\n\nSource: {sources}"
 
 
+def describe_signs(labels: list[str]) -> str:
+    """Name the signs in a sentence: "chest pain", "a fever and chills"."""
+    if not labels:
+        return "a warning sign"
+    if len(labels) == 1:
+        return labels[0]
+    return f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
 def turn_payload(
     kind: str,
     *,

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,10 +104,9 @@ def start(command: list[str], log: Path, env: dict) -> subprocess.Popen:
     )
 
 
-@pytest.fixture(scope="session")
-def assistant(tmp_path_factory, knowledge_db_url) -> Assistant:
-    """The action server and the Rasa server (REST + API), with their own stores."""
-    workdir = tmp_path_factory.mktemp("servers")
+@contextmanager
+def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = True):
+    """Start the Rasa server (REST + API) and, unless told not to, the action server."""
     rasa_port, action_port = free_port(), free_port()
     token = secrets.token_hex(16)
     endpoints = workdir / "endpoints.yml"
@@ -120,47 +120,66 @@ def assistant(tmp_path_factory, knowledge_db_url) -> Assistant:
         "PYTHONPATH": str(PROJECT_ROOT),
         "ASSISTANT_DATABASE_URL": knowledge_db_url,
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        "RASA_TELEMETRY_ENABLED": "false",
     }
-    action_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
-    actions = start(
-        [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(action_port), "--actions", "actions"],
-        action_log,
-        env,
-    )
-    rasa = start(
-        [
-            str(VENV_BIN / "rasa"), "run", "--port", str(rasa_port), "--enable-api",
-            "--auth-token", token, "--model", latest_model(), "--endpoints", str(endpoints),
-            "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-        ],
-        rasa_log,
-        env,
-    )
+    processes = {}
     served = Assistant(
         url=f"http://127.0.0.1:{rasa_port}",
         token=token,
         action_url=f"http://127.0.0.1:{action_port}",
-        processes={"actions": actions, "rasa": rasa},
+        processes=processes,
     )
     try:
-        wait_until(
-            lambda: requests.get(f"{served.action_url}/health", timeout=2).ok,
-            120, "action server", actions, action_log,
+        if with_actions:
+            action_log = workdir / "actions.log"
+            processes["actions"] = start(
+                [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(action_port), "--actions", "actions"],
+                action_log,
+                env,
+            )
+        rasa_log = workdir / "rasa.log"
+        processes["rasa"] = start(
+            [
+                str(VENV_BIN / "rasa"), "run", "--port", str(rasa_port), "--enable-api",
+                "--auth-token", token, "--model", latest_model(), "--endpoints", str(endpoints),
+                "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+            ],
+            rasa_log,
+            env,
         )
+        if with_actions:
+            wait_until(
+                lambda: requests.get(f"{served.action_url}/health", timeout=2).ok,
+                120, "action server", processes["actions"], action_log,
+            )
         wait_until(
             lambda: requests.get(f"{served.url}/status", params={"token": token}, timeout=2)
             .json().get("model_file"),
-            240, "Rasa server", rasa, rasa_log,
+            240, "Rasa server", processes["rasa"], rasa_log,
         )
         yield served
     finally:
-        for process in (rasa, actions):
+        for process in processes.values():
             process.terminate()
-        for process in (rasa, actions):
+        for process in processes.values():
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, knowledge_db_url) -> Assistant:
+    """The whole assistant: action server and Rasa server, with their own stores."""
+    with serve_assistant(tmp_path_factory.mktemp("servers"), knowledge_db_url) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def assistant_without_actions(tmp_path_factory, knowledge_db_url) -> Assistant:
+    """The Rasa server alone: its action server is not running."""
+    with serve_assistant(tmp_path_factory.mktemp("no-actions"), knowledge_db_url, with_actions=False) as served:
+        yield served
 
 
 def postgres_binaries() -> Path | None:

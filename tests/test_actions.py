@@ -8,7 +8,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions import ActionAnswer, ActionDontKnow, ActionReply, ActionSessionStart
+from actions.actions import ActionAnswer, ActionDontKnow, ActionReply, ActionTriageFollowUp
+from assistant.db import engine_for
+from assistant.escalations import escalations_for
 
 
 @pytest.fixture(autouse=True)
@@ -16,17 +18,18 @@ def knowledge(monkeypatch, knowledge_db_url):
     monkeypatch.setenv("ASSISTANT_DATABASE_URL", knowledge_db_url)
 
 
-def tracker(intent, entities=(), slots=None, ranking=()):
+def tracker(intent, entities=(), slots=None, ranking=(), events=(), triage=None, sender="patient"):
     return Tracker(
-        sender_id="patient",
+        sender_id=sender,
         slots={"topic": None, "procedure": None, **(slots or {})},
         latest_message={
             "text": "(not used)",
             "intent": {"name": intent, "confidence": 0.9},
             "entities": [{"entity": "procedure", "value": value} for value in entities],
             "intent_ranking": [{"name": name, "confidence": 0.1} for name in ranking],
+            **({"triage": triage} if triage else {}),
         },
-        events=[],
+        events=list(events),
         paused=False,
         followup_action=None,
         active_loop={},
@@ -34,12 +37,18 @@ def tracker(intent, entities=(), slots=None, ranking=()):
     )
 
 
-def run(action, current):
+ANSWERED_BEFORE = [
+    {"event": "session_started"}, {"event": "user", "text": "hi"}, {"event": "bot", "text": "Hello!"},
+    {"event": "user", "text": "(this turn)"},
+]
+
+
+def run(action, current, customs_expected=1):
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, current, {}))
     customs = [message["custom"] for message in dispatcher.messages if message.get("custom")]
-    assert len(customs) == 1, dispatcher.messages
-    return dispatcher.messages, customs[0], events
+    assert len(customs) == customs_expected, dispatcher.messages
+    return dispatcher.messages, (customs or [None])[0], events
 
 
 def test_answer_for_the_procedure_named():
@@ -95,13 +104,50 @@ def test_dont_know_offers_the_two_closest_topics():
     ],
 )
 def test_conversational_replies(intent, response, kind):
-    messages, custom, _ = run(ActionReply(), tracker(intent, slots={"procedure": "kyphoplasty"}))
+    messages, custom, _ = run(
+        ActionReply(), tracker(intent, slots={"procedure": "kyphoplasty"}, events=ANSWERED_BEFORE)
+    )
     assert messages[0]["response"] == response
     assert (custom["type"], custom["topic"], custom["procedure"]) == (kind, None, "kyphoplasty")
 
 
-def test_session_starts_with_the_disclaimer():
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(ActionSessionStart().run(dispatcher, tracker("greet"), {}))
-    assert dispatcher.messages[0]["response"] == "utter_disclaimer"
-    assert events[0]["event"] == "session_started"
+def test_the_first_reply_of_a_session_ends_with_the_disclaimer():
+    messages, _, _ = run(ActionReply(), tracker("greet", events=[{"event": "session_started"}, {"event": "user"}]))
+    assert messages[-1]["response"] == "utter_disclaimer"
+    messages, _, _ = run(ActionReply(), tracker("greet", events=ANSWERED_BEFORE))
+    assert all(message.get("response") != "utter_disclaimer" for message in messages)
+
+
+TRIAGE = {"urgency": "urgent", "signs": ["fever"], "labels": ["a fever"], "words": ["fever"]}
+
+
+def test_triage_follow_up_records_once_and_answers_the_question(knowledge_db_url):
+    current = tracker(
+        "triage_urgent", ["kyphoplasty"], events=ANSWERED_BEFORE, sender="followup-1",
+        triage={**TRIAGE, "question_intent": "ask_recovery"},
+    )
+    messages, _, events = run(ActionTriageFollowUp(), current, customs_expected=0)
+    assert "Source:" in messages[0]["text"]
+    assert SlotSet("topic", "recovery") in events and SlotSet("procedure", "kyphoplasty") in events
+    run(ActionTriageFollowUp(), current, customs_expected=0)  # the same sign again, just after
+    rows = escalations_for(engine_for(knowledge_db_url), "followup-1")
+    assert [(row["urgency"], row["signs"], row["status"]) for row in rows] == [("urgent", ["fever"], "open")]
+
+
+def test_triage_follow_up_without_a_question_only_records(knowledge_db_url):
+    current = tracker(
+        "triage_urgent", events=ANSWERED_BEFORE, sender="followup-2",
+        triage={**TRIAGE, "question_intent": None},
+    )
+    messages, _, _ = run(ActionTriageFollowUp(), current, customs_expected=0)
+    assert messages == []
+    assert len(escalations_for(engine_for(knowledge_db_url), "followup-2")) == 1
+
+
+def test_triage_follow_up_survives_the_database_being_down(monkeypatch, tmp_path):
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'kb.db'}")
+    current = tracker(
+        "triage_urgent", events=ANSWERED_BEFORE, triage={**TRIAGE, "question_intent": "ask_pain"}
+    )
+    messages, _, _ = run(ActionTriageFollowUp(), current, customs_expected=0)
+    assert messages == []

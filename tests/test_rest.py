@@ -29,7 +29,8 @@ def turn(assistant, sender, message):
     assert custom["topic"] is None or custom["topic"] in TOPICS
     assert custom["procedure"] in {"vertebroplasty", "kyphoplasty", "both", None}
     assert custom["urgency"] in {"emergency", "urgent", "routine"}
-    assert (custom["type"] == "answer") == bool(custom["sources"])
+    if custom["type"] not in ("answer", "triage"):
+        assert custom["sources"] == []
     texts = [m["text"] for m in messages if m.get("text")]
     assert texts, messages
     return texts, custom, messages
@@ -38,8 +39,8 @@ def turn(assistant, sender, message):
 def test_first_reply_carries_the_disclaimer_and_later_ones_do_not(assistant):
     sender = new_sender()
     texts, custom, _ = turn(assistant, sender, "hi")
-    assert "not medical advice" in texts[0]
-    assert load_contacts().emergency_number in texts[0]
+    assert "not medical advice" in texts[-1]
+    assert load_contacts().emergency_number in texts[-1]
     assert custom["type"] == "smalltalk"
     texts, _, _ = turn(assistant, sender, "how long does kyphoplasty take?")
     assert not any("not medical advice" in text for text in texts)
@@ -49,7 +50,7 @@ def test_a_question_gets_a_sourced_answer(assistant):
     texts, custom, _ = turn(assistant, new_sender(), "how long does kyphoplasty take?")
     assert custom["type"] == "answer"
     assert (custom["topic"], custom["procedure"]) == ("duration", "kyphoplasty")
-    assert "health_library" in custom["sources"]
+    assert custom["sources"] and "health_library" in custom["sources"]
     assert any("Source:" in text for text in texts)
 
 
@@ -89,7 +90,7 @@ def test_procedure_stays_unknown_until_named(assistant):
 def test_questions_outside_the_leaflets_are_declined(assistant, question):
     texts, custom, _ = turn(assistant, new_sender(), question)
     assert (custom["type"], custom["topic"], custom["sources"]) == ("fallback", None, [])
-    assert load_contacts().nurse_phone in texts[-1]
+    assert any(load_contacts().nurse_phone in text for text in texts)
 
 
 def test_not_understood_says_so_and_offers_topics_and_the_nurse_line(assistant):
@@ -97,7 +98,7 @@ def test_not_understood_says_so_and_offers_topics_and_the_nurse_line(assistant):
     turn(assistant, sender, "hello")
     texts, custom, messages = turn(assistant, sender, "blorp fizzle wug")
     assert custom["type"] == "fallback"
-    assert load_contacts().nurse_phone in texts[-1]
+    assert any(load_contacts().nurse_phone in text for text in texts)
     suggestion = next((m for m in messages if m.get("buttons")), None)
     if suggestion:  # the model may also reject gibberish as out of scope, which has no buttons
         assert len(suggestion["buttons"]) == 2
@@ -118,4 +119,4 @@ def test_conversation_turns(assistant, message, kind):
     texts, custom, _ = turn(assistant, new_sender(), message)
     assert custom["type"] == kind
     if kind == "handoff":
-        assert load_contacts().nurse_phone in texts[-1]
+        assert any(load_contacts().nurse_phone in text for text in texts)

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
@@ -37,11 +35,6 @@ class KnowledgeAnswer:
     sms: str
     sources: tuple[SourceRef, ...]
     facts: tuple[FactRow, ...]
-
-
-@lru_cache(maxsize=None)
-def engine_for(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True)
 
 
 def answer_procedures(procedure: str | None) -> tuple[str, ...]:

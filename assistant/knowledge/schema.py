@@ -12,9 +12,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.orm import relationship
 
-Base = declarative_base()
+from assistant.db import Base
 
 PROCEDURES = ("vertebroplasty", "kyphoplasty", "both")
 
