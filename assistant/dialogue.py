@@ -46,13 +46,30 @@ def resolve_topic(intent: str | None, previous_topic: str | None) -> str | None:
     return None
 
 
+# Word stems that tell the procedure apart in an entity the synonyms did not map,
+# such as "balloon" cut from "the balloon procedure".
+PROCEDURE_STEMS = (
+    ("kypho", "kyphoplasty"), ("balloon", "kyphoplasty"),
+    ("vert", "vertebroplasty"), ("cement", "vertebroplasty"),
+)
+
+
+def canonical_procedure(value: str | None) -> str | None:
+    """vertebroplasty or kyphoplasty for an entity value, or None if it names neither."""
+    text = (value or "").lower()
+    if text in PROCEDURES:
+        return text
+    return next((procedure for stem, procedure in PROCEDURE_STEMS if stem in text), None)
+
+
 def mentioned_procedures(parse_data: Mapping) -> list[str]:
-    """Procedure entity values in an NLU parse result."""
-    return [
-        entity.get("value")
+    """The procedures an NLU parse result names, canonical and without repeats."""
+    found = (
+        canonical_procedure(entity.get("value"))
         for entity in parse_data.get("entities", [])
         if entity.get("entity") == "procedure"
-    ]
+    )
+    return list(dict.fromkeys(procedure for procedure in found if procedure))
 
 
 def resolve_procedure(mentioned: Iterable[str], previous: str | None) -> str | None:

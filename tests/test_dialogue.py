@@ -1,6 +1,12 @@
 """Topic and procedure decisions, plain data in and out."""
-from assistant.dialogue import closest_topics, resolve_procedure, resolve_topic
-from assistant.replies import turn_payload
+from assistant.dialogue import (
+    closest_topics,
+    is_first_reply,
+    mentioned_procedures,
+    resolve_procedure,
+    resolve_topic,
+)
+from assistant.replies import describe_signs, turn_payload
 
 
 def test_a_topic_question_names_its_topic():
@@ -46,3 +52,25 @@ def test_turn_payload_has_the_contract_fields():
         "type": "answer", "topic": "pain", "procedure": None,
         "urgency": "routine", "sources": ["health_library"],
     }
+
+
+def test_procedure_entities_are_made_canonical():
+    parse = {"entities": [
+        {"entity": "procedure", "value": "balloon"},
+        {"entity": "procedure", "value": "kyphoplasty"},
+        {"entity": "procedure", "value": "one"},
+    ]}
+    assert mentioned_procedures(parse) == ["kyphoplasty"]
+
+
+def test_the_first_reply_is_the_one_after_session_start():
+    assert is_first_reply([{"event": "session_started"}, {"event": "user"}])
+    assert is_first_reply([{"event": "session_started"}, {"event": "user"}, {"event": "bot"}])
+    assert not is_first_reply(
+        [{"event": "user"}, {"event": "bot"}, {"event": "user"}, {"event": "bot"}]
+    )
+
+
+def test_signs_are_named_in_a_sentence():
+    assert describe_signs(["a fever"]) == "a fever"
+    assert describe_signs(["redness", "swelling", "a fever"]) == "redness, swelling and a fever"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from assistant.dialogue import topic_for_intent
+from assistant.dialogue import mentioned_procedures, resolve_procedure, topic_for_intent
 
 HELDOUT = Path(__file__).parent / "data" / "heldout_questions.yml"
 TUNING = Path(__file__).parent / "data" / "tuning_questions.yml"
@@ -49,8 +49,8 @@ def test_topic_accuracy_on_heldout_questions(assistant, report):
             misses.append(f"    {question['topic']:>20} <- {intent}: {question['text'][:70]}")
         if question.get("procedure"):
             procedure_asked += 1
-            found = {e["value"] for e in parsed["entities"] if e["entity"] == "procedure"}
-            procedure_right += found == {question["procedure"]}
+            found = resolve_procedure(mentioned_procedures(parsed), previous=None)
+            procedure_right += found == question["procedure"]
     accuracy = sum(right.values()) / sum(asked.values())
     lines = [f"Held-out topic accuracy: {accuracy:.1%} ({sum(right.values())}/{sum(asked.values())})"]
     lines += [f"    {topic:>20}: {right[topic]}/{asked[topic]}" for topic in sorted(asked)]
