@@ -13,3 +13,12 @@ def test_rasa_data_validate_passes():
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_endpoints_point_at_the_configured_action_port(monkeypatch):
+    from rasa.core.utils import read_endpoints_from_path
+
+    monkeypatch.setenv("ACTION_PORT", "5077")
+    endpoints = read_endpoints_from_path(PROJECT_ROOT / "endpoints.yml")
+    assert endpoints.action.url == "http://localhost:5077/webhook"
+    assert endpoints.nlg.type == "addons.nlg.ClinicResponseGenerator"
