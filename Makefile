@@ -6,7 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 RASA_PORT ?= 5005
 ACTION_PORT ?= 5055
-export ACTION_PORT
+WEB_PORT ?= 8080
+# Pages allowed to open the widget's socket: the demo page by default.
+WIDGET_ORIGINS ?= http://localhost:$(WEB_PORT),http://127.0.0.1:$(WEB_PORT)
+# The SMS webhook's Twilio auth token and public base URL: empty means SMS is refused.
+TWILIO_AUTH_TOKEN ?=
+SMS_PUBLIC_URL ?=
+export ACTION_PORT WIDGET_ORIGINS TWILIO_AUTH_TOKEN SMS_PUBLIC_URL
 SPACY_PIPELINE := build/spacy_en
 # Rasa, the actions and the tests import the core package from the project root.
 export PYTHONPATH := $(CURDIR)
@@ -19,7 +25,7 @@ export RASA_TELEMETRY_ENABLED := false
 PYTHON310 := $(shell for candidate in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null); do \
 	"$$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$candidate"; break; }; done)
 
-.PHONY: help setup run test knowledge train validate lock postgresql clean
+.PHONY: help setup run test knowledge train validate lock postgresql chromium clean
 
 help:
 	@echo "make run    set up if needed, then serve the assistant (REST and socket.io on port $(RASA_PORT))"
@@ -46,10 +52,18 @@ knowledge: $(VENV)/.installed
 train: $(VENV)/.installed $(SPACY_PIPELINE)/meta.json
 	$(BIN)/rasa train --quiet --data data/nlu data/rules.yml data/stories.yml --out models
 
-setup: knowledge train
+# The widget and demo page as served: web/ plus socket.io-client from the npm registry.
+WEB_BUILD := build/web
+$(WEB_BUILD)/.built: package.json package-lock.json $(wildcard web/*)
+	npm ci --silent --no-audit --no-fund
+	mkdir -p $(WEB_BUILD)
+	cp web/* node_modules/socket.io-client/dist/socket.io.min.js $(WEB_BUILD)/
+	touch $@
+
+setup: knowledge train $(WEB_BUILD)/.built
 
 run: setup
-	RASA_PORT=$(RASA_PORT) scripts/serve.sh
+	RASA_PORT=$(RASA_PORT) WEB_PORT=$(WEB_PORT) scripts/serve.sh
 
 validate: $(VENV)/.installed $(SPACY_PIPELINE)/meta.json
 	$(BIN)/rasa data validate --data data/nlu data/rules.yml data/stories.yml
@@ -59,7 +73,12 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
-test: setup postgresql
+# Browser tests drive Debian's Chromium (no browser download).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup postgresql chromium
 	$(BIN)/pytest
 
 # Re-resolve every pin together from requirements.in (run after changing it).
@@ -70,4 +89,4 @@ lock:
 	build/lock-venv/bin/pip freeze --all | grep -v '^pip==' > requirements.lock
 
 clean:
-	rm -rf $(VENV) build var/*.db models/*.tar.gz
+	rm -rf $(VENV) build node_modules var/*.db models/*.tar.gz

@@ -20,7 +20,7 @@ from assistant.dialogue import (
 )
 from assistant.escalations import record_escalation
 from assistant.knowledge.query import KnowledgeAnswer, find_answer, topic_titles
-from assistant.replies import turn_payload, web_answer_text
+from assistant.replies import answer_text, disclaimer_text, turn_payload
 from assistant.settings import database_url, load_contacts
 
 logger = logging.getLogger(__name__)
@@ -46,10 +46,16 @@ def remember(topic: str | None, procedure: str | None) -> list[EventType]:
     return [SlotSet("topic", topic), SlotSet("procedure", procedure)]
 
 
+def render(answer: KnowledgeAnswer, tracker: Tracker) -> str:
+    """The answer for the patient's channel; an SMS "MORE" asks for the long version."""
+    more = (tracker.latest_message.get("metadata") or {}).get("sms_detail") == "more"
+    return answer_text(answer, load_contacts(), tracker.get_latest_input_channel(), more)
+
+
 def disclaim_if_first_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
     """The first reply of every conversation carries the disclaimer, after the reply itself."""
     if is_first_reply(tracker.events):
-        dispatcher.utter_message(response="utter_disclaimer")
+        dispatcher.utter_message(text=disclaimer_text(load_contacts()))
 
 
 class ActionAnswer(Action):
@@ -68,7 +74,7 @@ class ActionAnswer(Action):
             dispatcher.utter_message(json_message=turn_payload("fallback", procedure=procedure))
             disclaim_if_first_reply(dispatcher, tracker)
             return [SlotSet("procedure", procedure)]
-        dispatcher.utter_message(text=web_answer_text(answer, load_contacts()))
+        dispatcher.utter_message(text=render(answer, tracker))
         dispatcher.utter_message(
             json_message=turn_payload(
                 "answer",
@@ -118,7 +124,7 @@ class ActionTriageFollowUp(Action):
         if question:
             answer, topic, procedure = knowledge_answer(tracker, question)
             if answer is not None:
-                dispatcher.utter_message(text=web_answer_text(answer, load_contacts()))
+                dispatcher.utter_message(text=render(answer, tracker))
                 events = remember(topic, procedure)
         disclaim_if_first_reply(dispatcher, tracker)
         return events

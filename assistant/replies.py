@@ -4,10 +4,22 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from assistant.knowledge.query import KnowledgeAnswer
+from assistant.sms import MORE_LIMIT, fit
 from assistant.settings import Contacts
 
+SMS_CHANNEL = "sms"
 TURN_TYPES = ("answer", "triage", "handoff", "fallback", "smalltalk")
 URGENCIES = ("emergency", "urgent", "routine")
+
+
+DISCLAIMER = (
+    "I share general information from patient leaflets about vertebroplasty and kyphoplasty. "
+    "It is not medical advice. In an emergency, call {emergency_number}."
+)
+
+
+def disclaimer_text(contacts: Contacts) -> str:
+    return fill_contacts(DISCLAIMER, contacts)
 
 
 def fill_contacts(text: str, contacts: Contacts) -> str:
@@ -18,6 +30,23 @@ def fill_contacts(text: str, contacts: Contacts) -> str:
 def web_answer_text(answer: KnowledgeAnswer, contacts: Contacts) -> str:
     sources = "; ".join(source.title for source in answer.sources)
     return f"{fill_contacts(answer.web, contacts)}\n\nSource: {sources}"
+
+
+def sms_answer_text(answer: KnowledgeAnswer, contacts: Contacts, more: bool = False) -> str:
+    """The short SMS answer; with ``more``, the web answer as plain text in three segments."""
+    if not more:
+        return fill_contacts(answer.sms, contacts)
+    sources = "Source: " + "; ".join(source.title for source in answer.sources)
+    lines = fill_contacts(answer.web, contacts).splitlines()
+    flat = " ".join(line.strip().lstrip("- ").strip() for line in lines if line.strip())
+    return f"{fit(flat, MORE_LIMIT - len(sources) - 1)} {sources}"
+
+
+def answer_text(answer: KnowledgeAnswer, contacts: Contacts, channel: str | None, more: bool = False) -> str:
+    """The answer as the patient's channel shows it."""
+    if channel == SMS_CHANNEL:
+        return sms_answer_text(answer, contacts, more)
+    return web_answer_text(answer, contacts)
 
 
 def describe_signs(labels: list[str]) -> str:

@@ -69,6 +69,8 @@ class Assistant:
     url: str
     token: str
     action_url: str
+    web_url: str  # the demo page with the chat widget (build/web)
+    sms_auth_token: str  # the Twilio auth token the SMS channel checks signatures with
     processes: dict
 
     def send(self, sender: str, message, timeout: float = 30) -> list[dict]:
@@ -107,8 +109,8 @@ def start(command: list[str], log: Path, env: dict) -> subprocess.Popen:
 @contextmanager
 def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = True):
     """Start the Rasa server (REST + API) and, unless told not to, the action server."""
-    rasa_port, action_port = free_port(), free_port()
-    token = secrets.token_hex(16)
+    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
+    token, sms_auth_token = secrets.token_hex(16), secrets.token_hex(16)
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
@@ -121,15 +123,26 @@ def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = T
         "ASSISTANT_DATABASE_URL": knowledge_db_url,
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "RASA_TELEMETRY_ENABLED": "false",
+        "WIDGET_ORIGINS": f"http://127.0.0.1:{web_port}",
+        "TWILIO_AUTH_TOKEN": sms_auth_token,
+        "SMS_PUBLIC_URL": "",
     }
     processes = {}
     served = Assistant(
         url=f"http://127.0.0.1:{rasa_port}",
         token=token,
         action_url=f"http://127.0.0.1:{action_port}",
+        web_url=f"http://127.0.0.1:{web_port}",
+        sms_auth_token=sms_auth_token,
         processes=processes,
     )
     try:
+        processes["web"] = start(
+            [sys.executable, "-m", "http.server", str(web_port), "--bind", "127.0.0.1",
+             "--directory", str(PROJECT_ROOT / "build" / "web")],
+            workdir / "web.log",
+            env,
+        )
         if with_actions:
             action_log = workdir / "actions.log"
             processes["actions"] = start(

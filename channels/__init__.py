@@ -1,0 +1,1 @@
+"""Rasa input channels of this project: the website widget and SMS."""
