@@ -18,7 +18,7 @@ from assistant.dialogue import (
     resolve_procedure,
     resolve_topic,
 )
-from assistant.escalations import record_escalation
+from assistant.escalations import HANDOFF, record_escalation
 from assistant.knowledge.query import KnowledgeAnswer, find_answer, topic_titles
 from assistant.replies import answer_text, disclaimer_text, turn_payload
 from assistant.settings import database_url, load_contacts
@@ -56,6 +56,22 @@ def disclaim_if_first_reply(dispatcher: CollectingDispatcher, tracker: Tracker) 
     """The first reply of every conversation carries the disclaimer, after the reply itself."""
     if is_first_reply(tracker.events):
         dispatcher.utter_message(text=disclaimer_text(load_contacts()))
+
+
+def queue_handoff(tracker: Tracker) -> None:
+    """A patient asked for a person: the request joins the nurse line's queue."""
+    try:
+        record_escalation(
+            engine_for(database_url()),
+            sender_id=tracker.sender_id,
+            channel=tracker.get_latest_input_channel() or "unknown",
+            urgency="routine",
+            signs=[],
+            matched_words=[],
+            kind=HANDOFF,
+        )
+    except SQLAlchemyError as error:
+        logger.warning("Handoff not queued: %s", type(error).__name__)
 
 
 class ActionAnswer(Action):
@@ -141,6 +157,8 @@ class ActionReply(Action):
     ) -> list[EventType]:
         intent = tracker.latest_message.get("intent", {}).get("name")
         response, kind = CONVERSATION_REPLIES.get(intent, ("utter_out_of_scope", "fallback"))
+        if kind == "handoff":
+            queue_handoff(tracker)
         dispatcher.utter_message(response=response)
         dispatcher.utter_message(
             json_message=turn_payload(kind, procedure=tracker.get_slot("procedure"))

@@ -71,6 +71,7 @@ class Assistant:
     action_url: str
     web_url: str  # the demo page with the chat widget (build/web)
     sms_auth_token: str  # the Twilio auth token the SMS channel checks signatures with
+    nurse_token: str  # a bearer token of the nurse console
     processes: dict
 
     def send(self, sender: str, message, timeout: float = 30) -> list[dict]:
@@ -110,7 +111,7 @@ def start(command: list[str], log: Path, env: dict) -> subprocess.Popen:
 def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = True):
     """Start the Rasa server (REST + API) and, unless told not to, the action server."""
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
-    token, sms_auth_token = secrets.token_hex(16), secrets.token_hex(16)
+    token, sms_auth_token, nurse_token = (secrets.token_hex(16) for _ in range(3))
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
@@ -125,6 +126,7 @@ def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = T
         "RASA_TELEMETRY_ENABLED": "false",
         "WIDGET_ORIGINS": f"http://127.0.0.1:{web_port}",
         "TWILIO_AUTH_TOKEN": sms_auth_token,
+        "NURSE_API_TOKENS": f"{secrets.token_hex(16)},{nurse_token}",
         "SMS_PUBLIC_URL": "",
     }
     processes = {}
@@ -134,6 +136,7 @@ def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = T
         action_url=f"http://127.0.0.1:{action_port}",
         web_url=f"http://127.0.0.1:{web_port}",
         sms_auth_token=sms_auth_token,
+        nurse_token=nurse_token,
         processes=processes,
     )
     try:
