@@ -72,7 +72,7 @@ class WidgetInput(InputChannel):
             session_id = requested if isinstance(requested, str) and 8 <= len(requested) <= 64 else None
             is_new = session_id is None
             session_id = session_id or uuid.uuid4().hex
-            sio.enter_room(sid, session_id)
+            await sio.enter_room(sid, session_id)
             await sio.emit("session_confirm", session_id, room=sid)
             if is_new:
                 await sio.emit(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from assistant.settings import PROJECT_ROOT
 
@@ -35,7 +36,8 @@ OFFLINE_TEXT = "Can't reach the assistant right now. Retrying..."
 
 # Gibberish the assistant may answer with "did you mean..." suggestion buttons; whether
 # it does depends on the trained model's intent ranking, so several are tried.
-SUGGESTION_PROMPTS = ["blorp fizzle wug", "vertebroplasty thing", "kyphoplasty stuff thing"]
+# Vague messages the model is unsure about (the REST and SMS tests use the same ones).
+SUGGESTION_PROMPTS = ["how about my spine", "help me understand", "is it bad", "vertebroplasty thing"]
 
 expect.set_options(timeout=TIMEOUT)
 
@@ -116,10 +118,14 @@ def ask(page: Page, text: str, *, keyboard: bool = False) -> None:
     else:
         field.fill(text)
         field.press("Enter")
-    expect(page.locator(".sa-row--user").last).to_contain_text(text)
-    page.wait_for_function(
-        "n => document.querySelectorAll('.sa-log > .sa-row--bot').length > n", arg=before, timeout=TIMEOUT
-    )
+    expect(page.locator(".sa-row--user .sa-msg-text").last).to_have_text(text)
+    try:
+        page.wait_for_function(
+            "n => document.querySelectorAll('.sa-log > .sa-row--bot').length > n", arg=before, timeout=TIMEOUT
+        )
+    except PlaywrightTimeoutError:
+        pytest.fail(f"No reply to {text!r} within {TIMEOUT // 1000} s: the server's bot_uttered events "
+                    "did not reach the page (is the socket joined to the session's room?)")
 
 
 def wait_for_sources(page: Page):
@@ -145,7 +151,7 @@ def test_question_gets_an_answer_with_its_sources(assistant, new_page):
 
     ask(page, "how long does kyphoplasty take?")
     answer = bot_rows(page).last
-    expect(answer.locator(".sa-msg")).to_contain_text(re.compile("hour|minute", re.I))
+    expect(answer.locator(".sa-msg-text")).to_contain_text(re.compile("hour|minute", re.I))
     sources = wait_for_sources(page)
     expect(sources).to_contain_text("Vertebroplasty and Kyphoplasty")
     # The "Source: ..." message is a line under the answer, not a bubble of its own...
@@ -199,13 +205,13 @@ def test_conversation_survives_a_reload_and_continues(assistant, new_page):
     wait_for_sources(page)
     session = page.evaluate("localStorage.getItem('spineAssistant.session')")
     assert session
-    answer_text = bot_rows(page).last.locator(".sa-msg").inner_text()
+    answer_text = bot_rows(page).last.locator(".sa-msg-text").inner_text()
 
     page.reload()
     # The panel was open: it opens again, with the same conversation.
     expect(page.locator(".sa-panel")).to_be_visible()
-    expect(page.locator(".sa-row--user")).to_have_text(["how long does kyphoplasty take?"])
-    expect(bot_rows(page).last.locator(".sa-msg")).to_have_text(answer_text)
+    expect(page.locator(".sa-row--user .sa-msg-text")).to_have_text(["how long does kyphoplasty take?"])
+    expect(bot_rows(page).last.locator(".sa-msg-text")).to_have_text(answer_text)
     expect(bot_rows(page).last.locator(".sa-sources")).to_contain_text("Vertebroplasty and Kyphoplasty")
     expect(page.locator("[data-disclaimer]")).to_have_count(1)
 
@@ -214,6 +220,11 @@ def test_conversation_survives_a_reload_and_continues(assistant, new_page):
     expect(page.locator(".sa-row--user")).to_have_count(2)
     assert page.evaluate("localStorage.getItem('spineAssistant.session')") == session
     # Same conversation on the server: the follow-up answers the same topic for the other procedure.
+    for _ in range(100):  # the turn's summary comes right after the sources line
+        if len(turn_summaries) >= 2:
+            break
+        page.wait_for_timeout(100)
+    assert len(turn_summaries) == 2, turn_summaries
     assert turn_summaries[-1]["type"] == "answer", turn_summaries
     assert turn_summaries[-1]["topic"] == "duration", turn_summaries
     assert turn_summaries[-1]["procedure"] == "vertebroplasty", turn_summaries
@@ -231,6 +242,7 @@ def test_keyboard_only(assistant, new_page):
         if "sa-launcher" in focused_class(page):
             break
     expect(launcher).to_be_focused()
+    expect(page.get_by_role("button", name="Ask a question")).to_be_focused()
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
 
     page.keyboard.press("Enter")
@@ -241,6 +253,7 @@ def test_keyboard_only(assistant, new_page):
     wait_for_sources(page)
     expect(page.locator(".sa-input")).to_be_focused()
 
+    expect(page.get_by_role("button", name="Close chat")).to_have_count(2)  # the panel's and the launcher
     page.keyboard.press("Escape")
     expect(page.locator(".sa-panel")).to_be_hidden()
     expect(launcher).to_be_focused()
@@ -262,15 +275,14 @@ def test_keyboard_reaches_live_suggestion_buttons(assistant, new_page):
         if page.locator(".sa-quick-reply").count():
             break
     else:
-        pytest.skip(f"the trained model offered no suggestion buttons for {SUGGESTION_PROMPTS} "
-                    "(test_scripted_server_messages covers them deterministically)")
+        pytest.fail(f"the trained model offered no suggestion buttons for {SUGGESTION_PROMPTS}")
     buttons = page.locator(".sa-quick-reply")
     title = buttons.last.inner_text()
     expect(page.locator(".sa-input")).to_be_focused()
     page.keyboard.press("Shift+Tab")  # from the input back to the last suggestion
     expect(buttons.last).to_be_focused()
     page.keyboard.press("Enter")
-    expect(page.locator(".sa-row--user").last).to_have_text(title)
+    expect(page.locator(".sa-row--user .sa-msg-text").last).to_have_text(title)
     expect(page.locator(".sa-quick-reply")).to_have_count(0)
     expect(page.locator(".sa-input")).to_be_focused()
     wait_for_sources(page)
@@ -283,13 +295,13 @@ def test_markup_in_a_message_shows_as_text(assistant, new_page):
     open_widget(page)
     attack = "<img src=x onerror=window.__xss=1>"
     ask(page, attack)
-    expect(page.locator(".sa-row--user").last.locator(".sa-msg")).to_have_text(re.compile(re.escape(attack)))
+    expect(page.locator(".sa-row--user .sa-msg-text").last).to_have_text(attack)
     expect(page.locator(".sa-root img")).to_have_count(0)
     page.wait_for_timeout(500)
     assert page.evaluate("typeof window.__xss") == "undefined"
     # Also after a reload, from the stored transcript.
     page.reload()
-    expect(page.locator(".sa-row--user").last).to_contain_text(attack)
+    expect(page.locator(".sa-row--user .sa-msg-text").last).to_have_text(attack)
     expect(page.locator(".sa-root img")).to_have_count(0)
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.errors == []
@@ -425,7 +437,7 @@ def test_scripted_server_messages(new_page):
     shot(page, "widget-suggestions")
     page.keyboard.press("Enter")
     assert emitted(page)[-1] == ["user_uttered", {"message": "/ask_recovery", "session_id": "session-0123456789"}]
-    expect(page.locator(".sa-row--user").last).to_have_text("Recovery")
+    expect(page.locator(".sa-row--user .sa-msg-text").last).to_have_text("Recovery")
     expect(page.locator(".sa-quick-reply")).to_have_count(0)
     expect(page.locator(".sa-input")).to_be_focused()
 
@@ -452,7 +464,8 @@ def test_scripted_server_messages(new_page):
     assert urgent.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))") == [
         "tel:5550100", "tel:911"]
     answer = bot_rows(page).last
-    expect(answer.locator(".sa-msg")).to_have_text(re.compile(re.escape("<script>window.__xss=1</script>")))
+    expect(answer.locator(".sa-msg-text")).to_have_text(
+        "Most people go home the same day. <script>window.__xss=1</script>")
     expect(answer.locator(".sa-sources")).to_have_text(
         "Sources: Vertebroplasty and Kyphoplasty; Vertebral Augmentation")
     expect(page.locator(".sa-msg", has_text="Source:")).to_have_count(0)
@@ -468,6 +481,7 @@ def test_scripted_server_messages(new_page):
     expect(page.locator(".sa-status")).to_have_text(OFFLINE_TEXT)
     page.locator(".sa-input").fill("are you there?")
     page.keyboard.press("Enter")
+    expect(page.locator(".sa-typing")).to_be_hidden()  # nothing was sent yet
     assert emitted(page)[-1][0] != "user_uttered" or emitted(page)[-1][1]["message"] != "are you there?"
     connect(page)
     expect(page.locator(".sa-status")).to_be_hidden()
@@ -475,6 +489,7 @@ def test_scripted_server_messages(new_page):
     fire(page, "session_confirm", "session-0123456789")
     # The message typed while offline goes out once the session is back.
     assert emitted(page)[-1] == ["user_uttered", {"message": "are you there?", "session_id": "session-0123456789"}]
+    expect(page.locator(".sa-typing")).to_be_visible()
 
     # The styles are stored with the transcript.
     stored = json.loads(page.evaluate("localStorage.getItem('spineAssistant.transcript')"))

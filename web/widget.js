@@ -46,7 +46,7 @@
   var FOOTNOTE =
     typeof config.footnote === "string"
       ? config.footnote
-      : "Not for emergencies. If you need help now, call your local emergency number.";
+      : "Not for emergencies. In an emergency, call your local emergency number.";
   var STORAGE_PREFIX = typeof config.storageKey === "string" && config.storageKey ? config.storageKey : "spineAssistant";
   var COLOR_VARS = {
     primary: "--sa-primary",
@@ -95,7 +95,7 @@
   function loadEntries() {
     try {
       var parsed = JSON.parse(store.get("transcript") || "[]");
-      return Array.isArray(parsed) ? parsed.filter(isValidEntry).map(normalizeEntry) : [];
+      return Array.isArray(parsed) ? parsed.filter(isValidEntry).map(normalizeEntry).slice(-MAX_ENTRIES) : [];
     } catch (e) {
       return [];
     }
@@ -134,9 +134,6 @@
   }
 
   function saveEntries() {
-    if (entries.length > MAX_ENTRIES) {
-      entries.splice(0, entries.length - MAX_ENTRIES);
-    }
     store.set("transcript", JSON.stringify(entries));
   }
 
@@ -259,7 +256,6 @@
       el("h2", { className: "sa-title", id: titleId, text: TITLE }),
       SUBTITLE ? el("p", { className: "sa-subtitle", text: SUBTITLE }) : null
     ]),
-    restartButton,
     closeButton
   ]);
 
@@ -298,12 +294,15 @@
     input,
     sendButton
   ]);
-  var footnote = FOOTNOTE ? el("p", { className: "sa-footnote", text: FOOTNOTE }) : null;
+  var footer = el("div", { className: "sa-footer" }, [
+    el("p", { className: "sa-footnote", text: FOOTNOTE }),
+    restartButton
+  ]);
 
   var panel = el(
     "section",
     { className: "sa-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": titleId, id: titleId + "-panel" },
-    [header, statusBar, log, typing, form, footnote]
+    [header, statusBar, log, typing, form, footer]
   );
   panel.hidden = true;
 
@@ -314,8 +313,7 @@
       type: "button",
       className: "sa-launcher",
       "aria-expanded": "false",
-      "aria-controls": panel.id,
-      "aria-label": "Open chat: " + TITLE
+      "aria-controls": panel.id
     },
     [icon(ICONS.chat, "sa-launcher-open"), icon(ICONS.close, "sa-launcher-close"), launcherLabel]
   );
@@ -339,7 +337,10 @@
     }
     if (entry.role === "user") {
       return el("div", { className: "sa-row sa-row--user" }, [
-        el("div", { className: "sa-msg sa-msg--user" }, [speakerLabel(entry), entry.text])
+        el("div", { className: "sa-msg sa-msg--user" }, [
+          speakerLabel(entry),
+          el("p", { className: "sa-msg-text", text: entry.text })
+        ])
       ]);
     }
 
@@ -349,15 +350,16 @@
       "data-urgency": urgency,
       role: urgency ? "alert" : null
     });
+    bubble.appendChild(speakerLabel(entry));
     if (urgency) {
       bubble.appendChild(
         el("p", { className: "sa-urgency-label" }, [icon(ICONS.warning, "sa-icon--inline"), URGENCY_LABELS[urgency]])
       );
-      var body = el("p", { className: "sa-msg-text" }, [speakerLabel(entry)]);
+      var body = el("p", { className: "sa-msg-text" });
       appendWithPhoneLinks(body, entry.text);
       bubble.appendChild(body);
-    } else if (entry.text) {
-      bubble.appendChild(el("p", { className: "sa-msg-text" }, [speakerLabel(entry), entry.text]));
+    } else {
+      bubble.appendChild(el("p", { className: "sa-msg-text", text: entry.text }));
     }
     var row = el("div", { className: "sa-row sa-row--bot" }, [bubble]);
     if (!entry.text) {
@@ -386,8 +388,17 @@
     return row;
   }
 
+  /**
+   * Show the newest content: the end of the log, or, when the current turn is taller
+   * than the log, the start of the turn (the question, then the advice or answer).
+   */
   function scrollToEnd() {
-    log.scrollTop = log.scrollHeight;
+    var anchor = elements[lastUserIndex()];
+    if (anchor && log.scrollHeight - anchor.offsetTop > log.clientHeight) {
+      log.scrollTop = anchor.offsetTop - 8;
+    } else {
+      log.scrollTop = log.scrollHeight;
+    }
   }
 
   function addEntry(entry) {
@@ -395,6 +406,15 @@
     var node = renderEntry(entry);
     elements.push(node);
     log.appendChild(node);
+    if (entries.length > MAX_ENTRIES) {
+      // Keep the stored transcript small: drop the oldest messages (the disclaimer stays).
+      var keepFirst = entries[0].role === "notice" ? 1 : 0;
+      var drop = entries.length - MAX_ENTRIES;
+      entries.splice(keepFirst, drop);
+      elements.splice(keepFirst, drop).forEach(function (old) {
+        log.removeChild(old);
+      });
+    }
     saveEntries();
     scrollToEnd();
     return entry;
@@ -566,7 +586,6 @@
     addEntry({ role: "user", text: (shownText || message).slice(0, MAX_MESSAGE_CHARS) });
     pending.push(message.slice(0, MAX_MESSAGE_CHARS));
     flushPending();
-    showTyping();
     if (quickReplyFocused) {
       input.focus(); // the button that had focus is gone
     }
@@ -576,6 +595,9 @@
     if (!socket || !socket.connected || !sessionReady || !sessionId) {
       connect();
       return;
+    }
+    if (pending.length) {
+      showTyping();
     }
     while (pending.length) {
       socket.emit("user_uttered", { message: pending.shift(), session_id: sessionId });
@@ -685,7 +707,11 @@
     panel.hidden = !open;
     root.classList.toggle("sa-root--open", open);
     launcher.setAttribute("aria-expanded", open ? "true" : "false");
-    launcher.setAttribute("aria-label", open ? "Close chat" : "Open chat: " + TITLE);
+    if (open) {
+      launcher.setAttribute("aria-label", "Close chat");
+    } else {
+      launcher.removeAttribute("aria-label"); // named by its visible text
+    }
     store.set("open", open ? "1" : "0");
     if (open) {
       connect();
@@ -739,6 +765,20 @@
     }
   });
 
+  // The same conversation open in another tab of the site: follow its changes.
+  window.addEventListener("storage", function (event) {
+    if (event.key === STORAGE_PREFIX + ".transcript") {
+      entries = loadEntries();
+      renderAll();
+    } else if (event.key === STORAGE_PREFIX + ".session" && event.newValue && event.newValue !== sessionId) {
+      sessionId = event.newValue;
+      if (socket && socket.connected) {
+        sessionReady = false;
+        socket.emit("session_request", { session_id: sessionId });
+      }
+    }
+  });
+
   // ---------------------------------------------------------------- start
 
   function mount() {
@@ -750,6 +790,7 @@
       if (!shown) {
         shown = true;
         root.hidden = false;
+        scrollToEnd();
       }
     };
     stylesheet.onload = show;
