@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,7 +38,7 @@ def error(status: int, message: str, **headers: str) -> HTTPResponse:
 def json_body(request: Request) -> dict:
     try:
         body = request.json
-    except Exception:  # Sanic raises its own error type for malformed JSON
+    except InvalidUsage:  # malformed JSON
         return {}
     return body if isinstance(body, dict) else {}
 
