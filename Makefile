@@ -27,12 +27,13 @@ export RASA_TELEMETRY_ENABLED := false
 PYTHON310 := $(shell for candidate in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null); do \
 	"$$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$candidate"; break; }; done)
 
-.PHONY: help setup run test evaluate knowledge train validate lock postgresql chromium clean
+.PHONY: help setup run test evaluate bench knowledge train validate lock postgresql chromium clean
 
 help:
 	@echo "make run    set up if needed, then serve the assistant (REST and socket.io on port $(RASA_PORT))"
 	@echo "make test   set up if needed, then run the whole test suite"
 	@echo "make evaluate   answer quality beside two references (writes reports/)"
+	@echo "make bench      speed and memory beside Rasa's default configuration"
 
 $(VENV)/.installed: requirements.lock
 	@if [ -z "$(PYTHON310)" ]; then \
@@ -87,6 +88,10 @@ test: setup postgresql chromium
 # Answer quality on the held-out questions, beside a BM25 and a Rasa-default reference.
 evaluate: setup
 	$(BIN)/python scripts/evaluate.py
+
+# Speed and memory beside Rasa's default configuration: figures only, no pass/fail.
+bench: setup
+	$(BIN)/python scripts/bench.py
 
 # Re-resolve every pin together from requirements.in (run after changing it).
 lock:

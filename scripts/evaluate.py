@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import glob
 import json
+import logging
 import os
 import re
 import subprocess
@@ -46,6 +47,9 @@ def latest_model(directory: Path) -> str:
 
 def rasa_predictions(model: str, texts: list[str]) -> list[dict]:
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # Rasa's debug lines would print every question
 
     agent = Agent.load(model)
 

@@ -1,0 +1,169 @@
+"""make bench: speed and cost of the assistant beside Rasa's default configuration.
+
+Prints one stable table. Both assistants are trained clean, served with the same
+action server code and the same kind of tracker store (SQLite), and measured in
+the same run on this machine. Figures only: nothing here passes or fails.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine
+
+from assistant.knowledge.load import load_knowledge
+from assistant.settings import PROJECT_ROOT
+from scripts.servers import VENV_BIN, serve_assistant
+
+DEFAULT_CONFIG = "recipe: default.v1\nlanguage: en\npipeline:\npolicies:\n"
+# A mixed conversation: answers, follow-ups, red flags, fallbacks and small talk.
+CONVERSATION = [
+    "hi", "how long does kyphoplasty take?", "and vertebroplasty?", "does it hurt?",
+    "can it cause numbness?", "I had kyphoplasty yesterday and now I have a fever",
+    "what should I eat before", "how much does it cost", "blorp fizzle wug",
+    "my mum cant breathe since her vertebroplasty", "when can I drive again", "thanks",
+]
+SEQUENTIAL_TURNS = 240
+CONCURRENT_SENDERS = 20
+LOAD_SECONDS = 30
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def train(config: Path, out: Path, name: str) -> tuple[float, str]:
+    started = time.monotonic()
+    subprocess.run(
+        [str(VENV_BIN / "rasa"), "train", "--force", "--config", str(config), "--data", "data/nlu",
+         "data/rules.yml", "data/stories.yml", "--out", str(out), "--fixed-model-name", name],
+        cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    return time.monotonic() - started, str(out / f"{name}.tar.gz")
+
+
+def resident_mb(process: subprocess.Popen) -> float:
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def timed_turn(url: str, sender: str, text: str) -> tuple[float, bool]:
+    started = time.perf_counter()
+    try:
+        ok = requests.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30).ok
+    except requests.RequestException:
+        ok = False
+    return time.perf_counter() - started, ok
+
+
+def measure(served, started_at: float) -> dict:
+    first_turn = timed_turn(served.url, "warm-up", "hello")
+    start_to_first_turn = time.monotonic() - started_at
+    for text in CONVERSATION:  # warm-up
+        timed_turn(served.url, "warm-up", text)
+
+    sender = f"bench-{uuid.uuid4().hex[:8]}"
+    turns = [timed_turn(served.url, sender, CONVERSATION[i % len(CONVERSATION)])[0] for i in range(SEQUENTIAL_TURNS)]
+    parses = []
+    for i in range(SEQUENTIAL_TURNS):
+        began = time.perf_counter()
+        requests.post(f"{served.url}/model/parse", params={"token": served.token},
+                      json={"text": CONVERSATION[i % len(CONVERSATION)]}, timeout=30)
+        parses.append(time.perf_counter() - began)
+
+    under_load: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    deadline = time.monotonic() + LOAD_SECONDS
+
+    def sender_loop(number: int) -> None:
+        nonlocal errors
+        who, i = f"load-{number}-{uuid.uuid4().hex[:6]}", 0
+        while time.monotonic() < deadline:
+            seconds, ok = timed_turn(served.url, who, CONVERSATION[i % len(CONVERSATION)])
+            i += 1
+            with lock:
+                under_load.append(seconds)
+                errors += not ok
+
+    threads = [threading.Thread(target=sender_loop, args=(n,)) for n in range(CONCURRENT_SENDERS)]
+    load_started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    load_seconds = time.monotonic() - load_started
+    return {
+        "start_to_first_turn_s": start_to_first_turn if first_turn[1] else float("nan"),
+        "turn_p50_ms": 1000 * statistics.median(turns),
+        "turn_p95_ms": 1000 * percentile(turns, 0.95),
+        "turn_p99_ms": 1000 * percentile(turns, 0.99),
+        "parse_p50_ms": 1000 * statistics.median(parses),
+        "turns_per_s_20": len(under_load) / load_seconds,
+        "errors_20": errors,
+        "p95_under_load_ms": 1000 * percentile(under_load, 0.95),
+        "rasa_rss_mb": resident_mb(served.processes["rasa"]),
+        "actions_rss_mb": resident_mb(served.processes["actions"]),
+    }
+
+
+def bench(name: str, config: Path, workdir: Path, knowledge_url: str) -> dict:
+    print(f"[{name}] clean training...", flush=True)
+    seconds, model = train(config, workdir / "models", name)
+    print(f"[{name}] serving and measuring...", flush=True)
+    started_at = time.monotonic()
+    with serve_assistant(workdir / name, knowledge_url, model=model) as served:
+        figures = measure(served, started_at)
+    return {"train_s": seconds, "model_mb": Path(model).stat().st_size / 2**20, **figures}
+
+
+ROWS = [
+    ("clean training (s)", "train_s", "{:.0f}"),
+    ("model size (MB)", "model_mb", "{:.1f}"),
+    ("start to first answered turn (s)", "start_to_first_turn_s", "{:.1f}"),
+    ("turn p50, one sender (ms)", "turn_p50_ms", "{:.1f}"),
+    ("turn p95, one sender (ms)", "turn_p95_ms", "{:.1f}"),
+    ("turn p99, one sender (ms)", "turn_p99_ms", "{:.1f}"),
+    ("NLU-only parse p50, the floor (ms)", "parse_p50_ms", "{:.1f}"),
+    ("turns/s, 20 senders, 30 s", "turns_per_s_20", "{:.1f}"),
+    ("errors, 20 senders", "errors_20", "{:.0f}"),
+    ("turn p95 under load (ms)", "p95_under_load_ms", "{:.1f}"),
+    ("Rasa server RSS after warm-up (MB)", "rasa_rss_mb", "{:.0f}"),
+    ("action server RSS after warm-up (MB)", "actions_rss_mb", "{:.0f}"),
+]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="assistant-bench-") as directory:
+        workdir = Path(directory)
+        knowledge_url = f"sqlite:///{workdir / 'assistant.db'}"
+        load_knowledge(create_engine(knowledge_url))
+        default_config = workdir / "default_config.yml"
+        default_config.write_text(DEFAULT_CONFIG)
+        for name in ("assistant", "reference"):
+            (workdir / name).mkdir()
+        ours = bench("assistant", PROJECT_ROOT / "config.yml", workdir, knowledge_url)
+        reference = bench("reference", default_config, workdir, knowledge_url)
+
+    print(f"\n{'':38} {'assistant':>10} {'reference':>10} {'ratio':>7}")
+    for label, key, form in ROWS:
+        ratio = ours[key] / reference[key] if reference[key] else float("nan")
+        print(f"{label:38} {form.format(ours[key]):>10} {form.format(reference[key]):>10} {ratio:>7.2f}")
+    print(f"\nturn p50 / NLU floor: {ours['turn_p50_ms'] / ours['parse_p50_ms']:.2f}; "
+          f"turn p95 / NLU floor: {ours['turn_p95_ms'] / ours['parse_p50_ms']:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

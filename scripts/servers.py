@@ -1,0 +1,159 @@
+"""The assistant's servers on free local ports, for the tests and the benchmark."""
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from assistant.settings import PROJECT_ROOT
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if check():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{what} did not start within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Assistant:
+    url: str
+    token: str
+    action_url: str
+    web_url: str  # the demo page with the chat widget (build/web)
+    sms_auth_token: str  # the Twilio auth token the SMS channel checks signatures with
+    nurse_token: str  # a bearer token of the nurse console
+    processes: dict
+
+    def send(self, sender: str, message, timeout: float = 30) -> list[dict]:
+        response = requests.post(
+            f"{self.url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=timeout,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def parse(self, text: str) -> dict:
+        response = requests.post(
+            f"{self.url}/model/parse", params={"token": self.token}, json={"text": text}, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def is_up(self) -> bool:
+        return requests.get(self.url, timeout=5).ok
+
+
+def latest_model() -> str:
+    models = sorted(glob.glob(str(PROJECT_ROOT / "models" / "*.tar.gz")), key=os.path.getmtime)
+    if not models:
+        raise RuntimeError("No trained model in models/: `make test` or `make run` trains one first.")
+    return models[-1]
+
+
+def start(command: list[str], log: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+
+
+@contextmanager
+def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = True, model: str | None = None):
+    """Start the Rasa server (REST + API) and, unless told not to, the action server."""
+    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
+    token, sms_auth_token, nurse_token = (secrets.token_hex(16) for _ in range(3))
+    endpoints = workdir / "endpoints.yml"
+    endpoints.write_text(
+        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
+        "nlg:\n  type: addons.nlg.ClinicResponseGenerator\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "ASSISTANT_DATABASE_URL": knowledge_db_url,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "WIDGET_ORIGINS": f"http://127.0.0.1:{web_port}",
+        "TWILIO_AUTH_TOKEN": sms_auth_token,
+        "NURSE_API_TOKENS": f"{secrets.token_hex(16)},{nurse_token}",
+        "SMS_PUBLIC_URL": "",
+    }
+    processes = {}
+    served = Assistant(
+        url=f"http://127.0.0.1:{rasa_port}",
+        token=token,
+        action_url=f"http://127.0.0.1:{action_port}",
+        web_url=f"http://127.0.0.1:{web_port}",
+        sms_auth_token=sms_auth_token,
+        nurse_token=nurse_token,
+        processes=processes,
+    )
+    try:
+        processes["web"] = start(
+            [sys.executable, "-m", "http.server", str(web_port), "--bind", "127.0.0.1",
+             "--directory", str(PROJECT_ROOT / "build" / "web")],
+            workdir / "web.log",
+            env,
+        )
+        if with_actions:
+            action_log = workdir / "actions.log"
+            processes["actions"] = start(
+                [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(action_port), "--actions", "actions"],
+                action_log,
+                env,
+            )
+        rasa_log = workdir / "rasa.log"
+        processes["rasa"] = start(
+            [
+                str(VENV_BIN / "rasa"), "run", "--port", str(rasa_port), "--enable-api",
+                "--auth-token", token, "--model", model or latest_model(), "--endpoints", str(endpoints),
+                "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+            ],
+            rasa_log,
+            env,
+        )
+        if with_actions:
+            wait_until(
+                lambda: requests.get(f"{served.action_url}/health", timeout=2).ok,
+                120, "action server", processes["actions"], action_log,
+            )
+        wait_until(
+            lambda: requests.get(f"{served.url}/status", params={"token": token}, timeout=2)
+            .json().get("model_file"),
+            240, "Rasa server", processes["rasa"], rasa_log,
+        )
+        yield served
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
