@@ -12,7 +12,14 @@ import pytest
 from sqlalchemy import create_engine
 
 from assistant.knowledge.load import load_knowledge
+from assistant.settings import PROJECT_ROOT
 from scripts.servers import Assistant, free_port, serve_assistant
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package: no browser download
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
 
 REPORTS: list[str] = []
 
@@ -48,6 +55,20 @@ def assistant_without_actions(tmp_path_factory, knowledge_db_url) -> Assistant:
     """The Rasa server alone: its action server is not running."""
     with serve_assistant(tmp_path_factory.mktemp("no-actions"), knowledge_db_url, with_actions=False) as served:
         yield served
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium driven by Playwright, for the widget and console tests."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make chromium` installs Debian's package.")
+    (PROJECT_ROOT / "test-output" / "screenshots").mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 def postgres_binaries() -> Path | None:

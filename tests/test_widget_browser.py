@@ -13,19 +13,13 @@ import json
 import mimetypes
 import re
 import socket
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from assistant.settings import PROJECT_ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 WEB_SOURCE = PROJECT_ROOT / "web"
 WEB_BUILD = PROJECT_ROOT / "build" / "web"
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
@@ -45,10 +39,9 @@ expect.set_options(timeout=TIMEOUT)
 # ---------------------------------------------------------------- fixtures and helpers
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make chromium` installs Debian's package.")
+@pytest.fixture(scope="module", autouse=True)
+def built_web():
+    """The demo page as `make` builds it, up to date with web/."""
     stale = [
         source.name for source in WEB_SOURCE.iterdir()
         if source.is_file() and not (
@@ -58,11 +51,6 @@ def browser():
     if stale or not (WEB_BUILD / "socket.io.min.js").exists():
         pytest.fail(f"build/web is missing or older than web/ ({', '.join(stale) or 'socket.io.min.js'}): "
                     "run `make build/web/.built`.")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
