@@ -5,7 +5,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,7 +20,7 @@ from assistant.dialogue import (
 )
 from assistant.escalations import HANDOFF, delete_escalations_for, record_escalation
 from assistant.knowledge.query import KnowledgeAnswer, find_answer, topic_titles
-from assistant.privacy import FORGET_ACTION, is_deletion_request
+from assistant.privacy import FORGET_ACTION
 from assistant.replies import answer_text, disclaimer_text, turn_payload
 from assistant.settings import database_url, load_contacts
 
@@ -201,9 +201,9 @@ class ActionDontKnow(Action):
 class ActionForgetMe(Action):
     """The patient asked to delete their data: delete their escalations and confirm.
 
-    The conversation itself is deleted by the Rasa server's tracker store
-    (addons/tracker_store.py) when it sees this action end the turn. A message that
-    is not clearly such a request gets the "not sure" reply instead, and nothing is deleted.
+    Only a confident, specific request gets here (addons/privacy.py). The
+    conversation itself is deleted by the Rasa server's tracker store
+    (addons/tracker_store.py) when it sees this action end the turn.
     """
 
     def name(self) -> str:
@@ -212,10 +212,6 @@ class ActionForgetMe(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        message = tracker.latest_message
-        confidence = (message.get("intent") or {}).get("confidence") or 0.0
-        if not is_deletion_request(message.get("text") or "", confidence):
-            return [FollowupAction("action_dont_know")]
         try:
             delete_escalations_for(engine_for(database_url()), tracker.sender_id)
             dispatcher.utter_message(response="utter_data_deleted")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import re
 
-# The action that deletes the sender's data; addons/tracker_store.py then drops
-# the conversation instead of saving it.
+DELETE_INTENT = "delete_my_data"  # only kept when is_deletion_request agrees (addons/privacy.py)
+# The action that deletes the sender's escalations; addons/tracker_store.py then
+# drops the conversation instead of saving it.
 FORGET_ACTION = "action_forget_me"
 
 # Deleting by mistake loses the conversation, so the classifier must be sure...

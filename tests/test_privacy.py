@@ -134,8 +134,8 @@ async def forget_one_of_two(store: ForgettingSQLTrackerStore) -> None:
         await save_turn(store, sender, "action_session_start", "action_reply")
     kept_events = len((await store.retrieve_full_tracker(kept)).events)
 
-    # The forget action followed by another one (it declined: not a clear request) keeps all.
-    await save_turn(store, forgotten, FORGET_ACTION, "action_dont_know")
+    # Any other turn is saved as usual.
+    await save_turn(store, forgotten, "action_answer")
     assert len((await store.retrieve_full_tracker(forgotten)).events) > kept_events
 
     await save_turn(store, forgotten, FORGET_ACTION)
