@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -150,3 +153,48 @@ def test_the_tracker_store_forgets_a_sender_only_after_the_forget_action(databas
         else request.getfixturevalue("postgres_url")
     )
     asyncio.run(forget_one_of_two(tracker_store_for(url)))
+
+
+# A log record starts with its time and level, e.g. "2026-01-01 10:00:00 INFO     rasa..."; the
+# lines after it (a traceback) belong to it. Lines before any record (warnings) are kept.
+RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)? +(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b")
+
+
+def lines_at_info_or_above(log: Path) -> list[str]:
+    kept, level = [], "INFO"
+    for line in log.read_text(errors="replace").splitlines():
+        record = RECORD_START.match(line)
+        if record:
+            level = record.group(1)
+        if level != "DEBUG":
+            kept.append(line)
+    return kept
+
+
+def test_patient_words_never_reach_the_logs(assistant):
+    """A whole session through every entry point, each message with its own marker word."""
+    marker = f"Quillfeather{uuid.uuid4().hex[:8]}"
+    said = [f"{marker}{n}" for n in range(12)]
+    sender = new_sender()
+    rest = f"{assistant.url}/webhooks/rest/webhook"
+    turn(assistant, sender, f"my friend {said[0]} asked how long does kyphoplasty take")
+    turn(assistant, sender, f"I had kyphoplasty yesterday and now I have chest pain, said {said[1]}")
+    turn(assistant, sender, f"{said[2]} wibble frobnicate the teapot")
+    turn(assistant, sender, f"can {said[3]} talk to a nurse?")
+    requests.post(rest, data=f'{{"sender": "{sender}", "message": "{said[4]} broken', timeout=30)
+    requests.post(rest, json={"sender": sender, "message": {"text": said[5]}}, timeout=30)
+    requests.post(rest, json={"sender": sender, "message": f"{said[6]} " * 2000}, timeout=30)
+    requests.post(rest, json={"sender": said[7], "message": "does it hurt?"}, timeout=30)
+    phone = Phone(assistant)
+    phone.text(f"does it hurt {said[8]}")
+    phone.text(f"I have a fever {said[9]}")
+    phone.post(f"wrongly signed {said[10]}", signature="bad")
+    requests.post(
+        f"{assistant.url}/webhooks/nurse/api/assess", json={"text": f"caller {said[11]} has a fever"},
+        headers={"Authorization": f"Bearer {assistant.nurse_token}"}, timeout=30,
+    )
+    turn(assistant, sender, "please delete my data")
+
+    for log in ("rasa.log", "actions.log"):
+        leaked = [line for line in lines_at_info_or_above(assistant.workdir / log) if marker in line]
+        assert not leaked, f"{log} has patient words:\n" + "\n".join(leaked[:5])
