@@ -14,10 +14,13 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from actions.actions import ActionForgetMe
 from addons.tracker_store import ForgettingSQLTrackerStore
-from assistant.escalations import escalations_for
+from assistant.db import engine_for
+from assistant.escalations import escalations_for, record_escalation
 from assistant.privacy import FORGET_ACTION
 from assistant.settings import PROJECT_ROOT
+from tests.test_actions import ANSWERED_BEFORE, run, tracker
 from tests.test_rest import new_sender, turn
 from tests.test_sms import Phone
 
@@ -77,7 +80,7 @@ def test_asking_to_be_forgotten_deletes_the_conversation_and_its_escalations(
     "near_miss",
     ["will the cement be removed?", "can you delete the pain?", "how do they remove the needle?",
      "do you keep my information private?", "will I forget things after the anesthesia?",
-     "can they clear up my back pain?", "delete"],
+     "can they clear up my back pain?", "is my data safe?", "delete"],
 )
 def test_questions_that_sound_alike_delete_nothing(assistant, knowledge_db_url, near_miss):
     sender = new_sender()
@@ -198,3 +201,24 @@ def test_patient_words_never_reach_the_logs(assistant):
     for log in ("rasa.log", "actions.log"):
         leaked = [line for line in lines_at_info_or_above(assistant.workdir / log) if marker in line]
         assert not leaked, f"{log} has patient words:\n" + "\n".join(leaked[:5])
+
+
+def test_the_forget_action_deletes_only_this_patients_escalations(monkeypatch, knowledge_db_url):
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL", knowledge_db_url)
+    engine = engine_for(knowledge_db_url)
+    forgotten, kept = new_sender(), new_sender()
+    for sender in (forgotten, kept):
+        record_escalation(engine, sender_id=sender, channel="rest", urgency="urgent", signs=["fever"],
+                          matched_words=["fever"])
+    messages, custom, _ = run(ActionForgetMe(), tracker("delete_my_data", sender=forgotten, events=ANSWERED_BEFORE))
+    assert messages[0]["response"] == "utter_data_deleted"
+    assert custom["type"] == "smalltalk"
+    assert escalations_for(engine, forgotten) == []
+    assert len(escalations_for(engine, kept)) == 1
+
+
+def test_the_forget_action_says_so_when_the_escalations_cannot_be_deleted(monkeypatch, tmp_path):
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'kb.db'}")
+    messages, custom, _ = run(ActionForgetMe(), tracker("delete_my_data", events=ANSWERED_BEFORE))
+    assert messages[0]["response"] == "utter_data_partly_deleted"
+    assert custom["type"] == "smalltalk"
