@@ -21,6 +21,7 @@ from assistant.escalations import escalations_for, record_escalation
 from assistant.privacy import FORGET_ACTION
 from assistant.settings import PROJECT_ROOT
 from tests.test_actions import ANSWERED_BEFORE, run, tracker
+from tests.test_nurse_api import NurseApi
 from tests.test_rest import new_sender, turn
 from tests.test_sms import Phone
 
@@ -177,7 +178,7 @@ def lines_at_info_or_above(log: Path) -> list[str]:
 def test_patient_words_never_reach_the_logs(assistant):
     """A whole session through every entry point, each message with its own marker word."""
     marker = f"Quillfeather{uuid.uuid4().hex[:8]}"
-    said = [f"{marker}{n}" for n in range(12)]
+    said = [f"{marker}{n}" for n in range(13)]
     sender = new_sender()
     rest = f"{assistant.url}/webhooks/rest/webhook"
     turn(assistant, sender, f"my friend {said[0]} asked how long does kyphoplasty take")
@@ -192,14 +193,15 @@ def test_patient_words_never_reach_the_logs(assistant):
     phone.text(f"does it hurt {said[8]}")
     phone.text(f"I have a fever {said[9]}")
     phone.post(f"wrongly signed {said[10]}", signature="bad")
-    requests.post(
-        f"{assistant.url}/webhooks/nurse/api/assess", json={"text": f"caller {said[11]} has a fever"},
-        headers={"Authorization": f"Bearer {assistant.nurse_token}"}, timeout=30,
-    )
+    nurse = NurseApi(assistant, assistant.nurse_token)
+    nurse.post("/assess", {"text": f"caller {said[11]} has a fever"})
+    nurse.get("/escalations", q=said[12])
     turn(assistant, sender, "please delete my data")
 
     for log in ("rasa.log", "actions.log"):
-        leaked = [line for line in lines_at_info_or_above(assistant.workdir / log) if marker in line]
+        lines = lines_at_info_or_above(assistant.workdir / log)
+        assert any(" INFO " in line for line in lines), f"{log} has no INFO records: the servers log less than INFO"
+        leaked = [line for line in lines if marker in line]
         assert not leaked, f"{log} has patient words:\n" + "\n".join(leaked[:5])
 
 
