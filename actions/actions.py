@@ -18,8 +18,9 @@ from assistant.dialogue import (
     resolve_procedure,
     resolve_topic,
 )
-from assistant.escalations import HANDOFF, record_escalation
+from assistant.escalations import HANDOFF, delete_escalations_for, record_escalation
 from assistant.knowledge.query import KnowledgeAnswer, find_answer, topic_titles
+from assistant.privacy import FORGET_ACTION
 from assistant.replies import answer_text, disclaimer_text, turn_payload
 from assistant.settings import database_url, load_contacts
 
@@ -193,5 +194,30 @@ class ActionDontKnow(Action):
         dispatcher.utter_message(
             json_message=turn_payload("fallback", procedure=tracker.get_slot("procedure"))
         )
+        disclaim_if_first_reply(dispatcher, tracker)
+        return []
+
+
+class ActionForgetMe(Action):
+    """The patient asked to delete their data: delete their escalations and confirm.
+
+    Only a confident, specific request gets here (addons/privacy.py). The
+    conversation itself is deleted by the Rasa server's tracker store
+    (addons/tracker_store.py) when it sees this action end the turn.
+    """
+
+    def name(self) -> str:
+        return FORGET_ACTION
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        try:
+            delete_escalations_for(engine_for(database_url()), tracker.sender_id)
+            dispatcher.utter_message(response="utter_data_deleted")
+        except SQLAlchemyError as error:
+            logger.warning("Escalations not deleted: %s", type(error).__name__)
+            dispatcher.utter_message(response="utter_data_partly_deleted")
+        dispatcher.utter_message(json_message=turn_payload("smalltalk"))
         disclaim_if_first_reply(dispatcher, tracker)
         return []

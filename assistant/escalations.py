@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
-from sqlalchemy import JSON, Column, DateTime, Integer, String, Text, select
+from sqlalchemy import JSON, Column, DateTime, Integer, String, Text, delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -106,6 +106,13 @@ def escalations_for(engine: Engine, sender_id: str) -> list[dict]:
             select(Escalation).where(Escalation.sender_id == sender_id).order_by(Escalation.id)
         ).all()
         return [as_dict(row) for row in rows]
+
+
+def delete_escalations_for(engine: Engine, sender_id: str) -> int:
+    """Delete every escalation of a conversation (the patient asked to be forgotten); returns how many."""
+    ensure_table(engine)
+    with Session(engine) as session, session.begin():
+        return session.execute(delete(Escalation).where(Escalation.sender_id == sender_id)).rowcount
 
 
 def list_escalations(engine: Engine, status: str = OPEN, search: str = "", limit: int = 200) -> list[dict]:

@@ -47,6 +47,7 @@ class Assistant:
     web_url: str  # the demo page with the chat widget (build/web)
     sms_auth_token: str  # the Twilio auth token the SMS channel checks signatures with
     nurse_token: str  # a bearer token of the nurse console
+    workdir: Path  # the servers' logs (rasa.log, actions.log) and tracker store (tracker.db)
     processes: dict
 
     def send(self, sender: str, message, timeout: float = 30) -> list[dict]:
@@ -91,7 +92,7 @@ def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = T
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
         "nlg:\n  type: addons.nlg.ClinicResponseGenerator\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+        f"tracker_store:\n  type: addons.tracker_store.ForgettingSQLTrackerStore\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
     )
     env = {
         **os.environ,
@@ -112,6 +113,7 @@ def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = T
         web_url=f"http://127.0.0.1:{web_port}",
         sms_auth_token=sms_auth_token,
         nurse_token=nurse_token,
+        workdir=workdir,
         processes=processes,
     )
     try:

@@ -76,35 +76,64 @@ def postgres_binaries() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
+class PostgresServer:
+    """A throwaway PostgreSQL server (Debian's package, installed by `make test`), on a free port."""
+
+    def __init__(self):
+        binaries = postgres_binaries()
+        if binaries is None:
+            pytest.fail("PostgreSQL server binaries not found: `make postgresql` installs them.")
+        self.binaries = binaries
+        # Outside pytest's private temp folder, which the server's own user cannot enter.
+        self.datadir = Path(tempfile.mkdtemp(prefix="assistant-postgres-"))
+        # PostgreSQL refuses to run as root: run it as the package's own user then.
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.datadir, "postgres", "postgres")
+        self.port = free_port()
+        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        self.pg_ctl("initdb", "-o", "-U postgres --auth=trust")
+
+    def pg_ctl(self, *arguments: str) -> None:
+        subprocess.run(
+            [*self.as_user, str(self.binaries / "pg_ctl"), "-D", str(self.datadir / "data"), *arguments],
+            check=True, capture_output=True,
+        )
+
+    def start(self) -> None:
+        self.pg_ctl(
+            "-w", "-l", str(self.datadir / "server.log"),
+            "-o", f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1", "start",
+        )
+
+    def stop(self) -> None:
+        self.pg_ctl("-w", "-m", "fast", "stop")
+
+    def remove(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+        shutil.rmtree(self.datadir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """A throwaway PostgreSQL server (Debian's package, installed by `make test`)."""
-    binaries = postgres_binaries()
-    if binaries is None:
-        pytest.fail("PostgreSQL server binaries not found: `make postgresql` installs them.")
-    # Outside pytest's private temp folder, which the server's own user cannot enter.
-    datadir = Path(tempfile.mkdtemp(prefix="assistant-postgres-"))
-    # PostgreSQL refuses to run as root: run it as the package's own user then.
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(datadir, "postgres", "postgres")
-    port = free_port()
-    subprocess.run(
-        [*as_user, str(binaries / "initdb"), "-D", str(datadir / "data"), "-U", "postgres",
-         "--auth=trust"],
-        check=True, capture_output=True,
-    )
-    subprocess.run(
-        [*as_user, str(binaries / "pg_ctl"), "-D", str(datadir / "data"), "-w", "-l",
-         str(datadir / "server.log"), "-o", f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1",
-         "start"],
-        check=True, capture_output=True,
-    )
+    """A PostgreSQL server for the whole run."""
+    server = PostgresServer()
+    server.start()
     try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+        yield server.url
     finally:
-        subprocess.run(
-            [*as_user, str(binaries / "pg_ctl"), "-D", str(datadir / "data"), "-m", "fast", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(datadir, ignore_errors=True)
+        server.remove()
+
+
+@pytest.fixture
+def postgres_server() -> PostgresServer:
+    """A PostgreSQL server of its own, running, that the test may stop and start again."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import shutil
 import string
+import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from assistant import gsm7
@@ -130,21 +132,58 @@ def copy_knowledge(tmp_path) -> Path:
     return directory
 
 
+def contents(engine) -> dict[str, list[tuple]]:
+    """Every answer (topic, procedure, texts, sources) and fact, as stored."""
+    with Session(engine) as session:
+        answers = [
+            (answer.topic_id, answer.procedure, answer.web, answer.sms, sorted(s.id for s in answer.sources))
+            for answer in session.scalars(select(Answer)).all()
+        ]
+        facts = [(fact.id, fact.source_id, fact.value_min) for fact in session.scalars(select(Fact)).all()]
+    return {"answers": sorted(answers), "facts": sorted(facts)}
+
+
+def new_postgres_database(postgres_url: str) -> str:
+    """A database of its own on the test run's PostgreSQL server."""
+    name = f"kb_{uuid.uuid4().hex[:12]}"
+    with create_engine(postgres_url, isolation_level="AUTOCOMMIT").connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    return str(make_url(postgres_url).set(database=name))
+
+
 @pytest.mark.parametrize(
-    "breakage, named",
+    "file, breakage, named",
     [
-        (lambda text: text.replace("sources: [", "sources: [no_such_leaflet, ", 1), "no_such_leaflet"),
-        (lambda text: text + "\n  - id: [unclosed\n", "topics.yml"),
-        (lambda text: text.replace("procedure: both", "procedure: neither", 1), "overview"),
+        ("topics.yml", lambda text: text.replace("sources: [", "sources: [no_such_leaflet, ", 1),
+         r"topics\.yml: topic 'overview', answer for 'both': unknown source 'no_such_leaflet'"),
+        ("facts.yml", lambda text: text.replace("source: health_library", "source: no_such_leaflet", 1),
+         r"facts\.yml: fact 'duration_range_health_library': unknown source 'no_such_leaflet'"),
+        ("topics.yml", lambda text: text + "\n  - id: [unclosed\n",
+         r"(?s)topics\.yml: cannot be read as YAML .* line \d+"),
+        ("sources.yml", lambda text: text.replace("sources:", "sources: {", 1),
+         r"sources\.yml: cannot be read as YAML"),
+        ("topics.yml", lambda text: text.replace("procedure: both", "procedure: neither", 1),
+         r"topics\.yml: topic 'overview'"),
     ],
+    ids=["unknown-source-in-answer", "unknown-source-in-fact", "malformed-yaml", "malformed-sources", "bad-procedure"],
 )
-def test_a_bad_file_is_named_and_the_database_left_unchanged(tmp_path, breakage, named):
-    engine = create_engine(f"sqlite:///{tmp_path / 'kb.db'}")
-    load_knowledge(engine)
-    before = counts(engine)
-    directory = copy_knowledge(tmp_path)
-    topics = directory / "topics.yml"
-    topics.write_text(breakage(topics.read_text()))
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_bad_file_is_named_and_the_database_left_unchanged(tmp_path, request, database, file, breakage, named):
+    url = (
+        f"sqlite:///{tmp_path / 'kb.db'}" if database == "sqlite"
+        else new_postgres_database(request.getfixturevalue("postgres_url"))
+    )
+    engine = create_engine(url)
+    # The database in use holds an edited answer, so a partial reload would show.
+    edited = copy_knowledge(tmp_path / "edited")
+    topics = edited / "topics.yml"
+    topics.write_text(topics.read_text().replace("Vertebroplasty and kyphoplasty treat", "Both procedures treat", 1))
+    load_knowledge(engine, edited)
+    before = contents(engine)
+    assert any("Both procedures treat" in web for _, _, web, _, _ in before["answers"])
+
+    broken = copy_knowledge(tmp_path / "broken")
+    (broken / file).write_text(breakage((broken / file).read_text()))
     with pytest.raises(KnowledgeError, match=named):
-        load_knowledge(engine, directory)
-    assert counts(engine) == before
+        load_knowledge(engine, broken)
+    assert contents(engine) == before
