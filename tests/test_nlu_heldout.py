@@ -10,7 +10,8 @@ from assistant.dialogue import mentioned_procedures, resolve_procedure, topic_fo
 
 HELDOUT = Path(__file__).parent / "data" / "heldout_questions.yml"
 TUNING = Path(__file__).parent / "data" / "tuning_questions.yml"
-MIN_TOPIC_ACCURACY = 0.90
+MIN_TOPIC_ACCURACY = 0.95
+MIN_OUT_OF_SCOPE_REJECTED = 0.90
 REJECTING_INTENTS = {"out_of_scope", "nlu_fallback"}
 
 
@@ -61,3 +62,4 @@ def test_topic_accuracy_on_heldout_questions(assistant, report):
     lines += ["  misclassified:", *misses]
     report("\n".join(lines))
     assert accuracy >= MIN_TOPIC_ACCURACY, "\n".join(lines)
+    assert rejected >= MIN_OUT_OF_SCOPE_REJECTED * out_of_scope, "\n".join(lines)
