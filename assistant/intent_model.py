@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_union
 
 from assistant.sentence_encoder import load_encoder
+from assistant.settings import PROJECT_ROOT
 
 
 class SentenceEmbeddings(BaseEstimator, TransformerMixin):
@@ -31,7 +32,9 @@ class SentenceEmbeddings(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, texts: Sequence[str]) -> csr_matrix:
-        return csr_matrix(load_encoder(self.encoder_dir).encode(list(texts)) * self.weight)
+        # A relative folder (config.yml's) is the project's, whatever the working directory.
+        encoder = load_encoder(str(PROJECT_ROOT / self.encoder_dir))
+        return csr_matrix(encoder.encode(list(texts)) * self.weight)
 
 
 def build_intent_model(
