@@ -88,11 +88,12 @@ def parse_per_minute(value: str | None) -> int:
     return per_minute
 
 
-def rate_limiter(per_minute: int, redis_url: str | None = None) -> RateLimiter:
+def rate_limiter(per_minute: int, redis_url: str | None = None,
+                 clock: Callable[[], float] = time.time) -> RateLimiter:
     """In-process counters, or Redis ones when ``redis_url`` is given."""
     if not redis_url:
-        return RateLimiter(per_minute)
+        return RateLimiter(per_minute, clock=clock)
     import redis  # installed with Rasa; only needed when replicas share counters
 
     client = redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
-    return RateLimiter(per_minute, RedisCounter(client))
+    return RateLimiter(per_minute, RedisCounter(client), clock)

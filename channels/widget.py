@@ -72,7 +72,7 @@ class WidgetInput(InputChannel):
             return response.json({"status": "ok"})
 
         @sio.on("session_request")
-        async def session_request(sid: str, data: Any) -> None:
+        async def session_request(sid: str, data: Any = None) -> None:
             session_id = valid_session_id(data.get("session_id")) if isinstance(data, dict) else None
             is_new = session_id is None
             session_id = session_id or uuid.uuid4().hex
@@ -86,7 +86,7 @@ class WidgetInput(InputChannel):
                 )
 
         @sio.on("user_uttered")
-        async def handle_message(sid: str, data: Any) -> None:
+        async def handle_message(sid: str, data: Any = None) -> None:
             session_id = valid_session_id(data.get("session_id")) if isinstance(data, dict) else None
             text = data.get("message") if isinstance(data, dict) else None
             # Only the session this socket asked for: a socket cannot write into another's conversation.

@@ -24,8 +24,10 @@ BAD_TEXTS = {
     "html and script": "<img src=x onerror=alert(1)><script>alert('x')</script>",
     "sql-looking": "'; DROP TABLE answers; -- SELECT * FROM sources",
     "null byte": "hello\x00world",
-    "control characters and a lone surrogate": "pain\x07\x1b[31m \ud83d after",
+    "control characters": "pain\x07\x1b[31m\x7f after",
 }
+# JSON can carry a lone surrogate (an SMS form body cannot encode one).
+JSON_TEXTS = {**BAD_TEXTS, "a lone surrogate": "pain \ud83d after"}
 SECRET = "my-name-is-jane-doe"  # patient text that must never come back in an error
 ONE_MB = 1_000_000
 
@@ -50,14 +52,14 @@ def earlier(assistant):
     """A conversation held before the bad input: its events must survive all of it."""
     sender = f"earlier-{uuid.uuid4().hex[:8]}"
     assistant.send(sender, "how long does kyphoplasty take?")
-    return sender, len(events_of(assistant, sender))
+    return sender, events_of(assistant, sender)
 
 
 def still_serving(assistant, earlier) -> None:
     assert assistant.is_up()
     question_is_answered(assistant)
-    sender, count = earlier
-    assert len(events_of(assistant, sender)) == count
+    sender, events = earlier
+    assert events_of(assistant, sender)[: len(events)] == events
 
 
 def assert_json_error(response: requests.Response, status: int) -> None:
@@ -75,7 +77,7 @@ def custom_objects(messages: list[dict]) -> list[dict]:
 # ---------------------------------------------------------------- REST
 
 
-@pytest.mark.parametrize("message", BAD_TEXTS.values(), ids=BAD_TEXTS.keys())
+@pytest.mark.parametrize("message", JSON_TEXTS.values(), ids=JSON_TEXTS.keys())
 def test_rest_texts_get_a_polite_reply(assistant, earlier, message):
     sender = f"bad-{uuid.uuid4().hex[:8]}"
     messages = assistant.send(sender, message)
@@ -145,7 +147,7 @@ def widget(assistant):
     client.close()
 
 
-@pytest.mark.parametrize("message", BAD_TEXTS.values(), ids=BAD_TEXTS.keys())
+@pytest.mark.parametrize("message", JSON_TEXTS.values(), ids=JSON_TEXTS.keys())
 def test_widget_texts_get_a_polite_reply(assistant, earlier, widget, message):
     messages = widget.say(message)
     texts = [m["text"] for m in messages if m.get("text")]
@@ -291,7 +293,7 @@ def test_nurse_api_bad_bodies_get_a_clear_4xx(assistant, earlier, body, content_
 
 
 NURSE_ODD_TEXTS = {
-    name: text for name, text in BAD_TEXTS.items() if name not in ("empty", "whitespace", "ten thousand characters")
+    name: text for name, text in JSON_TEXTS.items() if name not in ("empty", "whitespace", "ten thousand characters")
 }
 
 

@@ -43,4 +43,5 @@ class WidgetClient:
         return self.replies_until_custom()
 
     def close(self) -> None:
-        self.client.disconnect()
+        # Without waiting for the pending long-poll to return (up to the 25 s ping interval).
+        self.client.client.eio.disconnect(abort=True)
