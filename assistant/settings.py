@@ -68,4 +68,7 @@ DEFAULT_REQUEST_MAX_BYTES = 100_000  # a question is a few hundred bytes; 1 MB b
 
 def request_max_bytes() -> int:
     """The largest request body the Rasa server reads (SANIC_REQUEST_MAX_SIZE, Sanic's own setting)."""
-    return int(os.environ.get("SANIC_REQUEST_MAX_SIZE") or DEFAULT_REQUEST_MAX_BYTES)
+    value = os.environ.get("SANIC_REQUEST_MAX_SIZE") or str(DEFAULT_REQUEST_MAX_BYTES)
+    if not value.strip().isdigit():
+        raise ValueError(f"SANIC_REQUEST_MAX_SIZE must be a number of bytes, not {value!r}")
+    return int(value)

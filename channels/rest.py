@@ -14,7 +14,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.turns import TurnCollector, limit_request_size, run_turn
+from channels.turns import TurnCollector, apply_server_settings, run_turn
 
 MAX_SENDER_CHARS = 128
 
@@ -46,7 +46,7 @@ class RestInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("rest_webhook", __name__)
-        limit_request_size(webhook)
+        apply_server_settings(webhook)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

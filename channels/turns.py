@@ -3,6 +3,7 @@
 Rasa carries on quietly when the action server is down (the turn then sends no `custom`
 object) and a channel would otherwise answer with nothing; an exception inside the turn
 would be a 500. Either way the patient gets the apology with the nurse line instead.
+The server-wide limits (rate, request size) are applied here too, once for all channels.
 """
 from __future__ import annotations
 
@@ -43,8 +44,16 @@ class TurnCollector(TurnOutput, CollectingOutputChannel):
     """Collects a turn's messages for channels that answer in the HTTP response."""
 
 
-def limit_request_size(blueprint: Blueprint) -> None:
-    """Make the Rasa server refuse bodies over the configured size with a 413, whatever the route."""
+@lru_cache(maxsize=None)
+def shared_rate_limiter() -> RateLimiter:
+    """One limiter for every patient channel, configured from the environment."""
+    return rate_limiter(parse_per_minute(rate_limit_per_minute()), redis_url())
+
+
+def apply_server_settings(blueprint: Blueprint) -> None:
+    """Check the rate limit's setting now (a bad value stops the start), and make the Rasa
+    server refuse bodies over the configured size with a 413, whatever the route."""
+    shared_rate_limiter()
     limit = request_max_bytes()
 
     def too_large(_request, _exception) -> HTTPResponse:
@@ -61,12 +70,6 @@ def unavailable_text() -> str:
     """The domain's own apology (domain.yml), with the nurse line from clinic.yml."""
     responses = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
     return fill_contacts(responses[UNAVAILABLE_RESPONSE][0]["text"], load_contacts())
-
-
-@lru_cache(maxsize=None)
-def shared_rate_limiter() -> RateLimiter:
-    """One limiter for every patient channel, configured from the environment."""
-    return rate_limiter(parse_per_minute(rate_limit_per_minute()), redis_url())
 
 
 async def run_turn(

@@ -19,7 +19,7 @@ from socketio import AsyncServer
 
 from assistant.replies import disclaimer_text
 from assistant.settings import load_contacts
-from channels.turns import TurnOutput, run_turn
+from channels.turns import TurnOutput, apply_server_settings, run_turn
 
 logger = logging.getLogger(__name__)
 UNREADABLE_EVENT = "Sorry, I could not read that message. Please type your question again."
@@ -66,6 +66,7 @@ class WidgetInput(InputChannel):
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.cors_allowed_origins or None)
         self.sio = sio
         blueprint = SocketBlueprint(sio, self.socketio_path, "widget_webhook", __name__)
+        apply_server_settings(blueprint)
 
         @blueprint.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
