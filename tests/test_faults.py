@@ -140,6 +140,7 @@ def test_over_the_rate_limit_gets_a_polite_reply_and_is_not_processed(faulty):
             assert all(load_contacts().nurse_phone in replies[text] for text in limited)
             # Limited messages were neither parsed nor stored; the others were.
             assert user_texts(faulty, conversation) == [text for text in messages if text not in limited]
+        assert "STOP" in phone.text("HELP")  # SMS keywords are never limited
         # Others are not affected.
         assert custom_of(faulty.send(sender(), "how long does kyphoplasty take?"))["type"] == "answer"
     finally:
