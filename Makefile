@@ -27,7 +27,7 @@ export RASA_TELEMETRY_ENABLED := false
 PYTHON310 := $(shell for candidate in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null); do \
 	"$$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$candidate"; break; }; done)
 
-.PHONY: help setup run test evaluate bench knowledge train validate lock postgresql chromium clean
+.PHONY: help setup run test evaluate bench knowledge train validate lock postgresql redis chromium clean
 
 help:
 	@echo "make run    set up if needed, then serve the assistant (REST and socket.io on port $(RASA_PORT))"
@@ -82,12 +82,17 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+# The rate limit's shared counters (REDIS_URL) are tested on a throwaway Redis server.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
 # Browser tests drive Debian's Chromium (no browser download).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: setup postgresql chromium
+test: setup postgresql redis chromium
 	$(BIN)/pytest
 
 # Answer quality on the held-out questions, beside a BM25 and a Rasa-default reference.

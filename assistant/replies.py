@@ -18,6 +18,16 @@ DISCLAIMER = (
 )
 
 
+RATE_LIMITED = (
+    "You are sending messages faster than I can answer. Please wait a minute and ask again, "
+    "or call the nurse line at {nurse_phone}. In an emergency, call {emergency_number}."
+)
+
+
+def rate_limited_text(contacts: Contacts) -> str:
+    return fill_contacts(RATE_LIMITED, contacts)
+
+
 def disclaimer_text(contacts: Contacts) -> str:
     return fill_contacts(DISCLAIMER, contacts)
 

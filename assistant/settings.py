@@ -51,3 +51,24 @@ def load_contacts(path: Path | None = None) -> Contacts:
 
 def database_url() -> str:
     return os.environ.get("ASSISTANT_DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def rate_limit_per_minute() -> str | None:
+    """RATE_LIMIT_PER_MINUTE as given (parsed by assistant.rate_limit)."""
+    return os.environ.get("RATE_LIMIT_PER_MINUTE")
+
+
+def redis_url() -> str | None:
+    """REDIS_URL: where replicas share state (the rate-limit counters); unset means in process."""
+    return os.environ.get("REDIS_URL") or None
+
+
+DEFAULT_REQUEST_MAX_BYTES = 100_000  # a question is a few hundred bytes; 1 MB bodies are refused
+
+
+def request_max_bytes() -> int:
+    """The largest request body the Rasa server reads (SANIC_REQUEST_MAX_SIZE, Sanic's own setting)."""
+    value = os.environ.get("SANIC_REQUEST_MAX_SIZE") or str(DEFAULT_REQUEST_MAX_BYTES)
+    if not value.strip().isdigit():
+        raise ValueError(f"SANIC_REQUEST_MAX_SIZE must be a number of bytes, not {value!r}")
+    return int(value)

@@ -23,6 +23,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from assistant import escalations, nurse
+from assistant.inbound import clean_message
 from assistant.db import engine_for
 from assistant.settings import PROJECT_ROOT, database_url, load_contacts
 
@@ -97,7 +98,7 @@ class NurseConsole(InputChannel):
                 return error(400, "Send JSON with a non-empty 'text' field.")
             if len(text) > MAX_TEXT_CHARS:
                 return error(413, f"'text' is limited to {MAX_TEXT_CHARS} characters.")
-            parse_data = await request.app.ctx.agent.parse_message(text)
+            parse_data = await request.app.ctx.agent.parse_message(clean_message(text))
             return response.json(nurse.assess(parse_data, engine_for(database_url()), load_contacts()))
 
         @console.route("/api/escalations", methods=["GET"])

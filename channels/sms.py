@@ -9,7 +9,7 @@ import logging
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -22,6 +22,7 @@ from assistant import sms
 from assistant.db import engine_for
 from assistant.replies import SMS_CHANNEL, disclaimer_text
 from assistant.settings import database_url, load_contacts
+from channels.turns import TurnCollector, apply_server_settings, run_turn
 
 logger = logging.getLogger(__name__)
 MAX_BODY_CHARS = 1600  # Twilio's own limit for one inbound message
@@ -64,6 +65,7 @@ class SmsInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("sms_webhook", __name__)
+        apply_server_settings(webhook)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -110,8 +112,8 @@ class SmsInput(InputChannel):
             text, metadata = "/inform_procedure", {"sms_detail": "more"}
         elif (number := sms.choice(body)) is not None:
             text = await self.offered_payload(request, phone, number) or body
-        collector = CollectingOutputChannel()
-        await on_new_message(UserMessage(text, collector, phone, input_channel=self.name(), metadata=metadata))
+        collector = TurnCollector()
+        await run_turn(on_new_message, collector, text, phone, self.name(), metadata)
         disclaimer = disclaimer_text(contacts)
         limit = sms.MORE_LIMIT if word == "more" else sms.REPLY_LIMIT
         return twiml(sms.compose_reply(sms.split_turn(collector.messages, disclaimer), disclaimer, limit))

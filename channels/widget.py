@@ -19,12 +19,17 @@ from socketio import AsyncServer
 
 from assistant.replies import disclaimer_text
 from assistant.settings import load_contacts
+from channels.turns import TurnOutput, apply_server_settings, run_turn
 
 logger = logging.getLogger(__name__)
-MAX_MESSAGE_CHARS = 5000
+UNREADABLE_EVENT = "Sorry, I could not read that message. Please type your question again."
 
 
-class WidgetOutput(SocketIOOutput):
+def valid_session_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and 8 <= len(value) <= 64 else None
+
+
+class WidgetOutput(TurnOutput, SocketIOOutput):
     @classmethod
     def name(cls) -> str:
         return "widget"
@@ -61,15 +66,15 @@ class WidgetInput(InputChannel):
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.cors_allowed_origins or None)
         self.sio = sio
         blueprint = SocketBlueprint(sio, self.socketio_path, "widget_webhook", __name__)
+        apply_server_settings(blueprint)
 
         @blueprint.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
         @sio.on("session_request")
-        async def session_request(sid: str, data: Any) -> None:
-            requested = data.get("session_id") if isinstance(data, dict) else None
-            session_id = requested if isinstance(requested, str) and 8 <= len(requested) <= 64 else None
+        async def session_request(sid: str, data: Any = None) -> None:
+            session_id = valid_session_id(data.get("session_id")) if isinstance(data, dict) else None
             is_new = session_id is None
             session_id = session_id or uuid.uuid4().hex
             await sio.enter_room(sid, session_id)
@@ -82,13 +87,13 @@ class WidgetInput(InputChannel):
                 )
 
         @sio.on("user_uttered")
-        async def handle_message(sid: str, data: Any) -> None:
-            if not isinstance(data, dict) or not isinstance(data.get("session_id"), str):
+        async def handle_message(sid: str, data: Any = None) -> None:
+            session_id = valid_session_id(data.get("session_id")) if isinstance(data, dict) else None
+            text = data.get("message") if isinstance(data, dict) else None
+            # Only the session this socket asked for: a socket cannot write into another's conversation.
+            if session_id is None or session_id not in sio.rooms(sid) or not isinstance(text, str):
+                await sio.emit("bot_uttered", {"text": UNREADABLE_EVENT}, room=sid)
                 return
-            text = data.get("message")
-            text = text[:MAX_MESSAGE_CHARS] if isinstance(text, str) else ""
-            await on_new_message(
-                UserMessage(text, WidgetOutput(sio, "bot_uttered"), data["session_id"], input_channel=self.name())
-            )
+            await run_turn(on_new_message, WidgetOutput(sio, "bot_uttered"), text, session_id, self.name())
 
         return blueprint

@@ -47,8 +47,24 @@ class Assistant:
     web_url: str  # the demo page with the chat widget (build/web)
     sms_auth_token: str  # the Twilio auth token the SMS channel checks signatures with
     nurse_token: str  # a bearer token of the nurse console
-    workdir: Path  # the servers' logs (rasa.log, actions.log) and tracker store (tracker.db)
     processes: dict
+    workdir: Path  # its logs (rasa.log, actions.log) and conversation store (tracker.db)
+    env: dict
+
+    def start_actions(self) -> None:
+        """Start the action server on its port (again) and wait until it answers."""
+        log = self.workdir / "actions.log"
+        port = self.action_url.rsplit(":", 1)[1]
+        self.processes["actions"] = start(
+            [str(VENV_BIN / "rasa"), "run", "actions", "--port", port, "--actions", "actions"], log, self.env
+        )
+        wait_until(
+            lambda: requests.get(f"{self.action_url}/health", timeout=2).ok,
+            120, "action server", self.processes["actions"], log,
+        )
+
+    def stop_actions(self) -> None:
+        stop(self.processes.pop("actions"))
 
     def send(self, sender: str, message, timeout: float = 30) -> list[dict]:
         response = requests.post(
@@ -83,8 +99,19 @@ def start(command: list[str], log: Path, env: dict) -> subprocess.Popen:
     )
 
 
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 @contextmanager
-def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = True, model: str | None = None):
+def serve_assistant(
+    workdir: Path, knowledge_db_url: str, with_actions: bool = True, model: str | None = None,
+    extra_env: dict | None = None,
+):
     """Start the Rasa server (REST + API) and, unless told not to, the action server."""
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
     token, sms_auth_token, nurse_token = (secrets.token_hex(16) for _ in range(3))
@@ -92,7 +119,7 @@ def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = T
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
         "nlg:\n  type: addons.nlg.ClinicResponseGenerator\n"
-        f"tracker_store:\n  type: addons.tracker_store.ForgettingSQLTrackerStore\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+        f"tracker_store:\n  type: addons.tracker_store.PatientSQLTrackerStore\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
     )
     env = {
         **os.environ,
@@ -104,6 +131,7 @@ def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = T
         "TWILIO_AUTH_TOKEN": sms_auth_token,
         "NURSE_API_TOKENS": f"{secrets.token_hex(16)},{nurse_token}",
         "SMS_PUBLIC_URL": "",
+        **(extra_env or {}),
     }
     processes = {}
     served = Assistant(
@@ -113,8 +141,9 @@ def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = T
         web_url=f"http://127.0.0.1:{web_port}",
         sms_auth_token=sms_auth_token,
         nurse_token=nurse_token,
-        workdir=workdir,
         processes=processes,
+        workdir=workdir,
+        env=env,
     )
     try:
         processes["web"] = start(
@@ -123,13 +152,6 @@ def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = T
             workdir / "web.log",
             env,
         )
-        if with_actions:
-            action_log = workdir / "actions.log"
-            processes["actions"] = start(
-                [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(action_port), "--actions", "actions"],
-                action_log,
-                env,
-            )
         rasa_log = workdir / "rasa.log"
         processes["rasa"] = start(
             [
@@ -140,11 +162,8 @@ def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = T
             rasa_log,
             env,
         )
-        if with_actions:
-            wait_until(
-                lambda: requests.get(f"{served.action_url}/health", timeout=2).ok,
-                120, "action server", processes["actions"], action_log,
-            )
+        if with_actions:  # while the Rasa server loads its model
+            served.start_actions()
         wait_until(
             lambda: requests.get(f"{served.url}/status", params={"token": token}, timeout=2)
             .json().get("model_file"),
@@ -155,7 +174,4 @@ def serve_assistant(workdir: Path, knowledge_db_url: str, with_actions: bool = T
         for process in processes.values():
             process.terminate()
         for process in processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from actions.actions import ActionForgetMe
-from addons.tracker_store import ForgettingSQLTrackerStore
+from addons.tracker_store import PatientSQLTrackerStore
 from assistant.db import engine_for
 from assistant.escalations import escalations_for, record_escalation
 from assistant.privacy import FORGET_ACTION
@@ -104,10 +104,10 @@ def test_sms_patients_can_be_forgotten_too(assistant, knowledge_db_url):
     assert stored_escalations(knowledge_db_url, phone.number) == 0
 
 
-def tracker_store_for(url: str) -> ForgettingSQLTrackerStore:
+def tracker_store_for(url: str) -> PatientSQLTrackerStore:
     """The store as Rasa builds it from endpoints.yml, for a SQLAlchemy URL."""
     parts = make_url(url)
-    return ForgettingSQLTrackerStore(
+    return PatientSQLTrackerStore(
         domain=Domain.load(PROJECT_ROOT / "domain.yml"),
         dialect=parts.get_backend_name(),
         host=parts.host,
@@ -127,7 +127,7 @@ def turn_events(*actions: str) -> list:
     ]
 
 
-async def save_turn(store: ForgettingSQLTrackerStore, sender: str, *actions: str) -> None:
+async def save_turn(store: PatientSQLTrackerStore, sender: str, *actions: str) -> None:
     """What Rasa does after a turn: retrieve the tracker, add the turn's events, save."""
     tracker = await store.retrieve(sender) or DialogueStateTracker(sender, [])
     for event in turn_events(*actions):
@@ -135,7 +135,7 @@ async def save_turn(store: ForgettingSQLTrackerStore, sender: str, *actions: str
     await store.save(tracker)
 
 
-async def forget_one_of_two(store: ForgettingSQLTrackerStore) -> None:
+async def forget_one_of_two(store: PatientSQLTrackerStore) -> None:
     forgotten, kept = new_sender(), new_sender()
     for sender in (forgotten, kept):
         await save_turn(store, sender, "action_session_start", "action_reply")
