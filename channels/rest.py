@@ -14,7 +14,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.turns import TurnCollector, apply_server_settings, run_turn
+from channels.turns import TurnCollector, patient_webhook, run_turn
 
 MAX_SENDER_CHARS = 128
 
@@ -45,12 +45,7 @@ class RestInput(InputChannel):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("rest_webhook", __name__)
-        apply_server_settings(webhook)
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = patient_webhook("rest_webhook")
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

@@ -22,7 +22,7 @@ from assistant import sms
 from assistant.db import engine_for
 from assistant.replies import SMS_CHANNEL, disclaimer_text
 from assistant.settings import database_url, load_contacts
-from channels.turns import TurnCollector, apply_server_settings, run_turn
+from channels.turns import TurnCollector, patient_webhook, run_turn
 
 logger = logging.getLogger(__name__)
 MAX_BODY_CHARS = 1600  # Twilio's own limit for one inbound message
@@ -64,12 +64,7 @@ class SmsInput(InputChannel):
         return f"{self.public_url}{request.path}{query}"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("sms_webhook", __name__)
-        apply_server_settings(webhook)
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = patient_webhook("sms_webhook")
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

@@ -65,6 +65,18 @@ def apply_server_settings(blueprint: Blueprint) -> None:
         app.error_handler.add(PayloadTooLarge, too_large)
 
 
+def patient_webhook(name: str) -> Blueprint:
+    """A patient channel's blueprint: the server-wide limits and a health check at its root."""
+    webhook = Blueprint(name, __name__)
+    apply_server_settings(webhook)
+
+    @webhook.route("/", methods=["GET"])
+    async def health(_request) -> HTTPResponse:
+        return response.json({"status": "ok"})
+
+    return webhook
+
+
 @lru_cache(maxsize=None)
 def unavailable_text() -> str:
     """The domain's own apology (domain.yml), with the nurse line from clinic.yml."""
