@@ -1,11 +1,6 @@
 """Shared fixtures: throwaway databases and the assistant's two servers on free ports."""
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +8,8 @@ from sqlalchemy import create_engine
 
 from assistant.knowledge.load import load_knowledge
 from assistant.settings import PROJECT_ROOT
-from scripts.servers import Assistant, free_port, serve_assistant
+from scripts.local_services import LocalPostgres
+from scripts.servers import Assistant, serve_assistant
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package: no browser download
 CHROMIUM_ARGS = [
@@ -71,40 +67,15 @@ def browser():
         launched.close()
 
 
-def postgres_binaries() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(found[-1]).parent if found else None
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """A throwaway PostgreSQL server (Debian's package, installed by `make test`)."""
-    binaries = postgres_binaries()
-    if binaries is None:
-        pytest.fail("PostgreSQL server binaries not found: `make postgresql` installs them.")
-    # Outside pytest's private temp folder, which the server's own user cannot enter.
-    datadir = Path(tempfile.mkdtemp(prefix="assistant-postgres-"))
-    # PostgreSQL refuses to run as root: run it as the package's own user then.
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(datadir, "postgres", "postgres")
-    port = free_port()
-    subprocess.run(
-        [*as_user, str(binaries / "initdb"), "-D", str(datadir / "data"), "-U", "postgres",
-         "--auth=trust"],
-        check=True, capture_output=True,
-    )
-    subprocess.run(
-        [*as_user, str(binaries / "pg_ctl"), "-D", str(datadir / "data"), "-w", "-l",
-         str(datadir / "server.log"), "-o", f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1",
-         "start"],
-        check=True, capture_output=True,
-    )
     try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+        server = LocalPostgres()
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    server.start()
+    try:
+        yield server.url
     finally:
-        subprocess.run(
-            [*as_user, str(binaries / "pg_ctl"), "-D", str(datadir / "data"), "-m", "fast", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(datadir, ignore_errors=True)
+        server.remove()
