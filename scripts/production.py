@@ -247,28 +247,46 @@ def run_replica(port: int) -> None:
     rasa.__main__.main()
 
 
-def serve(env: dict[str, str]) -> int:
+def start_services(config: ProductionConfig, env: dict[str, str]) -> ProductionStack:
+    """Load the knowledge base into its database, then start every process."""
     from sqlalchemy import create_engine
 
     from assistant.knowledge.load import load_knowledge
 
-    config = load_config(env)
-    load_knowledge(create_engine(config.knowledge_db_url))
-    stack = ProductionStack(config, env)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    engine = create_engine(config.knowledge_db_url)
     try:
-        print(f"Starting the action server, {len(config.replica_ports)} Rasa replicas and nginx "
-              f"(logs in {config.run_dir}) ...", flush=True)
+        load_knowledge(engine)
+    finally:
+        engine.dispose()
+    stack = ProductionStack(config, env)
+    try:
         stack.start()
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def serve(env: dict[str, str]) -> int:
+    config = load_config(env)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"Starting the action server, {len(config.replica_ports)} Rasa replicas and nginx "
+          f"(logs in {config.run_dir}) ...", flush=True)
+    try:
+        stack = start_services(config, env)
+    except KeyboardInterrupt:
+        return 130
+    try:
         print(f"\n  The assistant is up behind nginx at {stack.public_url}  (Ctrl-C stops every process)\n", flush=True)
         # nginx routes around a replica that dies; the others keep serving.
-        reported = set()
+        replicas = {f"replica-{port}" for port in config.replica_ports}
+        exited: set[str] = set()
         while True:
             for name, process in stack.processes.items():
-                if process.poll() is not None and name not in reported:
-                    reported.add(name)
+                if process.poll() is not None and name not in exited:
+                    exited.add(name)
                     print(f"{name} exited with code {process.returncode}: see {stack.log(name)}", flush=True)
-            if "nginx" in reported or len(reported) == len(stack.processes):
+            if "nginx" in exited or replicas <= exited:
                 return 1
             time.sleep(2)
     except KeyboardInterrupt:
