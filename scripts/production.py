@@ -24,7 +24,10 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import requests
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 
+from assistant.knowledge.load import KnowledgeError, load_knowledge
 from assistant.settings import PROJECT_ROOT
 from scripts.servers import VENV_BIN, latest_model, start, wait_until
 
@@ -249,10 +252,6 @@ def run_replica(port: int) -> None:
 
 def start_services(config: ProductionConfig, env: dict[str, str]) -> ProductionStack:
     """Load the knowledge base into its database, then start every process."""
-    from sqlalchemy import create_engine
-
-    from assistant.knowledge.load import load_knowledge
-
     engine = create_engine(config.knowledge_db_url)
     try:
         load_knowledge(engine)
@@ -312,9 +311,15 @@ def main(argv: list[str] | None = None) -> int:
                 )
             env.update(read_env_file(args.env_file))
         return serve(env)
-    except ConfigError as error:
+    except (ConfigError, KnowledgeError) as error:
         print(f"Not starting: {error}", file=sys.stderr)
         return 2
+    except OperationalError as error:
+        print(f"Not starting: the database did not answer ({error.orig}).", file=sys.stderr)
+        return 2
+    except RuntimeError as error:  # a process that exited or did not come up; its log's end follows
+        print(f"Not starting: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
