@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -44,15 +44,15 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ProductionConfig:
-    api_token: str
-    jwt_secret: str
+    api_token: str = field(repr=False)
+    jwt_secret: str = field(repr=False)
     jwt_method: str
     cors_origins: tuple[str, ...]
     replica_ports: tuple[int, ...]
     action_port: int
     nginx_listen: str
-    knowledge_db_url: str
-    redis_url: str
+    knowledge_db_url: str = field(repr=False)  # may hold a password
+    redis_url: str = field(repr=False)
     run_dir: Path
     model: str
 

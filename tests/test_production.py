@@ -63,9 +63,9 @@ class Turn:
 class Production:
     postgres: LocalPostgres
     redis: LocalRedis
-    env: dict
+    env: dict = field(repr=False)  # holds the API token
     stack: ProductionStack
-    ledger: dict[str, list[Turn]] = field(default_factory=dict)
+    ledger: dict[str, list[Turn]] = field(default_factory=dict, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
