@@ -87,8 +87,9 @@ def load_config(env: dict[str, str]) -> ProductionConfig:
         raise ConfigError("CORS_ORIGINS must list the allowed origins (https://...), not '*'.")
     if urlsplit(env["REDIS_URL"]).scheme not in ("redis", "rediss"):
         raise ConfigError("REDIS_URL must look like redis://[:password@]host:port/db.")
+    user, password = quote(env["POSTGRES_USER"], safe=""), quote(env.get("POSTGRES_PASSWORD", ""), safe="")
     knowledge_db_url = env.get("ASSISTANT_DATABASE_URL") or (
-        f"postgresql+psycopg2://{quote(env['POSTGRES_USER'], safe='')}:{quote(env.get('POSTGRES_PASSWORD', ''), safe='')}"
+        f"postgresql+psycopg2://{user}:{password}"
         f"@{env['POSTGRES_HOST']}:{env.get('POSTGRES_PORT') or 5432}/{env['POSTGRES_DB']}"
     )
     return ProductionConfig(

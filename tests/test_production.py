@@ -141,7 +141,9 @@ def production():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def send(production: Production, sender: str, message: str, expected: tuple[str, str], base_url: str | None = None) -> Turn:
+def send(
+    production: Production, sender: str, message: str, expected: tuple[str, str], base_url: str | None = None
+) -> Turn:
     """One REST turn, recorded in the ledger with what went wrong, if anything."""
     turn = Turn(message, expected, time.monotonic())
     try:
@@ -246,7 +248,10 @@ def answered(turns: list[Turn]) -> int:
 
 def test_the_launcher_refuses_to_serve_the_api_without_a_token(tmp_path):
     base = {name: value for name, value in os.environ.items() if not name.startswith("RASA_")}
-    settings = "POSTGRES_HOST=127.0.0.1\nPOSTGRES_DB=assistant\nPOSTGRES_USER=assistant\nREDIS_URL=redis://127.0.0.1:6379/0\n"
+    settings = (
+        "POSTGRES_HOST=127.0.0.1\nPOSTGRES_DB=assistant\nPOSTGRES_USER=assistant\n"
+        "REDIS_URL=redis://127.0.0.1:6379/0\n"
+    )
     cases = {
         "no token": (settings, "RASA_API_TOKEN"),
         "any origin": (settings + "RASA_API_TOKEN=abc\nCORS_ORIGINS=*\n", "CORS_ORIGINS"),
