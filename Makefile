@@ -27,11 +27,12 @@ export RASA_TELEMETRY_ENABLED := false
 PYTHON310 := $(shell for candidate in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null); do \
 	"$$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$candidate"; break; }; done)
 
-.PHONY: help setup run test evaluate bench knowledge train validate lock postgresql redis chromium clean
+.PHONY: help setup run run-prod test evaluate bench knowledge train validate lock postgresql production-services chromium clean
 
 help:
 	@echo "make run    set up if needed, then serve the assistant (REST and socket.io on port $(RASA_PORT))"
 	@echo "make test   set up if needed, then run the whole test suite"
+	@echo "make run-prod   replicas behind nginx, PostgreSQL and Redis from $(PROD_ENV) (see README)"
 	@echo "make evaluate   answer quality beside two references (writes reports/)"
 	@echo "make bench      speed and memory beside Rasa's default configuration"
 
@@ -74,6 +75,11 @@ setup: knowledge train $(WEB_BUILD)/.built
 run: setup
 	RASA_PORT=$(RASA_PORT) WEB_PORT=$(WEB_PORT) scripts/serve.sh
 
+# The production profile: settings from this file (deploy/production.env.sample shows them).
+PROD_ENV ?= deploy/production.env
+run-prod: setup production-services
+	$(BIN)/python -m scripts.production --env-file $(PROD_ENV)
+
 validate: $(VENV)/.installed $(SPACY_PIPELINE)/meta.json $(SENTENCE_ENCODER)/model.safetensors
 	$(BIN)/rasa data validate --data data/nlu data/rules.yml data/stories.yml
 
@@ -82,17 +88,18 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
-# The rate limit's shared counters (REDIS_URL) are tested on a throwaway Redis server.
-redis:
-	@command -v redis-server >/dev/null 2>&1 || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+# The production profile's nginx in front of the replicas and its Redis lock store
+# (also the rate limit's shared counters); the tests run their own on loopback.
+production-services:
+	@command -v redis-server >/dev/null 2>&1 && test -x /usr/sbin/nginx || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nginx >/dev/null; }
 
 # Browser tests drive Debian's Chromium (no browser download).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: setup postgresql redis chromium
+test: setup postgresql production-services chromium
 	$(BIN)/pytest
 
 # Answer quality on the held-out questions, beside a BM25 and a Rasa-default reference.

@@ -25,7 +25,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until(check, timeout: float, what: str, process: subprocess.Popen, log: Path) -> None:
+def wait_until(
+    check, timeout: float, what: str, process: subprocess.Popen, log: Path,
+    not_yet: tuple[type[Exception], ...] = (requests.RequestException,),
+) -> None:
+    """Wait for check() to be true; the errors in not_yet mean the server is still starting."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -33,7 +37,7 @@ def wait_until(check, timeout: float, what: str, process: subprocess.Popen, log:
         try:
             if check():
                 return
-        except requests.RequestException:
+        except not_yet:
             pass
         time.sleep(0.5)
     raise RuntimeError(f"{what} did not start within {timeout} s:\n{log.read_text()[-3000:]}")
