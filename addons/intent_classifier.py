@@ -28,7 +28,7 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
     def get_default_config() -> dict[str, Any]:
         return {
             "word_ngrams": [1, 2], "char_ngrams": [2, 5], "C": 20.0, "ranking_length": 10,
-            "sentence_encoder": "build/minilm", "embedding_weight": 3.0,
+            "sentence_encoder": "build/minilm", "embedding_weight": 2.0,
         }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource, model=None) -> None:

@@ -87,7 +87,7 @@ def test_more_sends_the_longer_answer_in_three_segments(assistant):
 
 
 # Vague messages the model is unsure about (it may also decline some as out of scope).
-VAGUE = ["how about my spine", "help me understand", "is it bad"]
+VAGUE = ["is that normal", "my back", "is it ok"]
 
 
 def test_numbered_suggestions_can_be_picked(assistant):

@@ -31,7 +31,7 @@ OFFLINE_TEXT = "Can't reach the assistant right now. Retrying..."
 # Gibberish the assistant may answer with "did you mean..." suggestion buttons; whether
 # it does depends on the trained model's intent ranking, so several are tried.
 # Vague messages the model is unsure about (the REST and SMS tests use the same ones).
-SUGGESTION_PROMPTS = ["how about my spine", "help me understand", "is it bad", "vertebroplasty thing"]
+SUGGESTION_PROMPTS = ["is that normal", "my back", "is it ok", "not sure"]
 
 expect.set_options(timeout=TIMEOUT)
 
