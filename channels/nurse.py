@@ -23,13 +23,12 @@ from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from assistant import escalations, nurse
-from assistant.inbound import clean_message
+from assistant.inbound import MAX_MESSAGE_CHARS, clean_message
 from assistant.db import engine_for
 from assistant.settings import PROJECT_ROOT, database_url, load_contacts
 
 logger = logging.getLogger(__name__)
 CONSOLE_PAGE = PROJECT_ROOT / "web" / "nurse.html"
-MAX_TEXT_CHARS = 5000
 
 
 def error(status: int, message: str, **headers: str) -> HTTPResponse:
@@ -96,8 +95,8 @@ class NurseConsole(InputChannel):
             text = json_body(request).get("text")
             if not isinstance(text, str) or not text.strip():
                 return error(400, "Send JSON with a non-empty 'text' field.")
-            if len(text) > MAX_TEXT_CHARS:
-                return error(413, f"'text' is limited to {MAX_TEXT_CHARS} characters.")
+            if len(text) > MAX_MESSAGE_CHARS:
+                return error(413, f"'text' is limited to {MAX_MESSAGE_CHARS} characters.")
             parse_data = await request.app.ctx.agent.parse_message(clean_message(text))
             return response.json(nurse.assess(parse_data, engine_for(database_url()), load_contacts()))
 

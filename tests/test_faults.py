@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import pytest
 import requests
 from test_sms import Phone
+from test_triage_rest import custom_of
 from widget_client import WidgetClient
 
 from assistant.settings import load_contacts
@@ -33,12 +34,6 @@ def faulty(tmp_path_factory, knowledge_db_url):
 
 def sender() -> str:
     return f"fault-{uuid.uuid4().hex[:10]}"
-
-
-def custom_of(messages: list[dict]) -> dict:
-    customs = [m["custom"] for m in messages if "custom" in m]
-    assert len(customs) == 1, messages
-    return customs[0]
 
 
 def texts_of(messages: list[dict]) -> str:
