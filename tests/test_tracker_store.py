@@ -1,0 +1,113 @@
+"""The conversation store: a long conversation stays fast to load without losing anything."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import (
+    ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered, UserUtteranceReverted,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from addons.tracker_store import RECENT_EVENTS, PatientSQLTrackerStore
+from tests.test_privacy import tracker_store_for
+from tests.test_rest import new_sender
+
+# The procedure is named early on, long before the tracker's recent events.
+PROCEDURE_NAMED = {5: "vertebroplasty", 10: "kyphoplasty"}
+
+
+def question_turn(number: int) -> list:
+    """A question and its answer, which sets the topic; two early turns name a procedure."""
+    events = [
+        UserUttered(f"question {number}", {"name": "ask_duration", "confidence": 0.9}),
+        ActionExecuted("action_answer"),
+        SlotSet("topic", f"topic {number}"),
+        BotUttered(f"answer {number}"),
+        ActionExecuted("action_listen"),
+    ]
+    if number in PROCEDURE_NAMED:
+        events.insert(3, SlotSet("procedure", PROCEDURE_NAMED[number]))
+    return events
+
+
+async def whole_session(store: PatientSQLTrackerStore, sender: str) -> DialogueStateTracker:
+    """The latest session as Rasa's own SQL store loads it: every event."""
+    return await SQLTrackerStore._retrieve(store, sender, fetch_events_from_all_sessions=False)
+
+
+def without_time(event) -> dict:
+    return {key: value for key, value in event.as_dict().items() if key != "timestamp"}
+
+
+async def converse(store: PatientSQLTrackerStore, sender: str, turns: range) -> None:
+    """What Rasa does on each turn: retrieve, add the turn's events, save."""
+    for number in turns:
+        tracker = await store.retrieve(sender)
+        if tracker is None:
+            tracker = DialogueStateTracker(sender, store.domain.slots)
+            tracker.update(ActionExecuted("action_session_start"))
+            tracker.update(SessionStarted())
+            tracker.update(ActionExecuted("action_listen"))
+        for event in question_turn(number):
+            tracker.update(event)
+        await store.save(tracker)
+
+
+async def long_conversation(store: PatientSQLTrackerStore) -> None:
+    sender, other = new_sender(), new_sender()
+    await converse(store, other, range(3))
+    await converse(store, sender, range(100))
+    stored = (await store.retrieve_full_tracker(sender)).events
+    whole = await whole_session(store, sender)
+
+    tracker = await store.retrieve(sender)
+    assert len(tracker.events) < len(whole.events)
+    older, recent = list(tracker.events)[:-RECENT_EVENTS], list(tracker.events)[-RECENT_EVENTS:]
+    assert recent == list(whole.events)[-RECENT_EVENTS:]
+    assert {type(event) for event in older} == {SessionStarted, SlotSet}
+    # The slots are those of the whole conversation, not of its recent part alone.
+    assert tracker.current_slot_values() == whole.current_slot_values()
+    assert tracker.get_slot("topic") == "topic 99" and tracker.get_slot("procedure") == "kyphoplasty"
+
+    # The next turns are stored once each, after everything before them.
+    await converse(store, sender, range(100, 103))
+    after = (await store.retrieve_full_tracker(sender)).events
+    expected = list(stored) + [event for number in range(100, 103) for event in question_turn(number)]
+    assert [without_time(event) for event in after] == [without_time(event) for event in expected]
+    assert len((await store.retrieve_full_tracker(other)).events) == 3 + sum(len(question_turn(n)) for n in range(3))
+
+
+async def long_conversation_with_an_undo(store: PatientSQLTrackerStore) -> None:
+    """A patient typed "/back" early on: Rasa undid that turn, which set the procedure."""
+    sender = new_sender()
+    await converse(store, sender, range(11))
+    tracker = await store.retrieve(sender)
+    tracker.update(UserUttered("/back", {"name": "back", "confidence": 1.0}))
+    tracker.update(ActionExecuted("action_back"))
+    tracker.update(UserUtteranceReverted())
+    tracker.update(UserUtteranceReverted())
+    await store.save(tracker)
+    await converse(store, sender, range(11, 100))
+
+    tracker = await store.retrieve(sender)
+    assert list(tracker.events) == list((await whole_session(store, sender)).events)
+    assert tracker.get_slot("procedure") == "vertebroplasty"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> PatientSQLTrackerStore:
+    url = (
+        f"sqlite:///{tmp_path / 'tracker.db'}" if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    return tracker_store_for(url)
+
+
+def test_a_long_conversation_is_stored_whole_and_loaded_with_its_slots(store):
+    asyncio.run(long_conversation(store))
+
+
+def test_after_an_undo_the_whole_conversation_is_loaded(store):
+    asyncio.run(long_conversation_with_an_undo(store))
