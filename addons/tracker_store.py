@@ -12,8 +12,8 @@ its policies and the action server then go through all of them, so each turn was
 slower than the one before (py-spy, one sender: 62 ms a turn for the first 48 turns,
 237 ms by turn 200, a fifth of it looking up each event's class). This store loads the
 last `RECENT_EVENTS` events, and before them only the events that still shape the
-conversation's state (slots, session start, pauses...), so slots are those of the whole
-session. Every event is still stored, and the tracker API still serves them all.
+conversation's state (each slot's latest value, session start, pauses...), so slots are
+those of the whole session. Every event is still stored, and the tracker API still serves them all.
 
 Errors: when the store is unreachable, Rasa answers from a fresh in-memory conversation
 and logs the error's text, which for SQLAlchemy includes the query parameters: sender
@@ -47,7 +47,7 @@ from rasa.shared.core.events import (
     UserUtteranceReverted,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import or_
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Query, Session
 
@@ -55,13 +55,14 @@ from assistant.privacy import FORGET_ACTION
 
 logger = logging.getLogger(__name__)
 
-# A turn adds up to about 20 events, and the rules look at the last turn or two.
-RECENT_EVENTS = 200
+# Every rule looks at the latest turn only, and a turn adds at most about 20 events.
+RECENT_EVENTS = 60
 # Events older than the recent ones that change the tracker's state for good (the
 # others, such as the latest message or action, are superseded by the recent events).
+# Of the slot events, the latest for each slot is enough.
 STATE_EVENTS = [
     event.type_name for event in (
-        SlotSet, SessionStarted, Restarted, AllSlotsReset, ActiveLoop, LoopInterrupted,
+        SessionStarted, Restarted, AllSlotsReset, ActiveLoop, LoopInterrupted,
         ConversationPaused, ConversationResumed, FollowupAction, ActionExecutionRejected,
     )
 ]
@@ -122,7 +123,16 @@ class PatientSQLTrackerStore(SQLTrackerStore):
         older = events.filter(self.SQLEvent.id < first_recent)
         if older.filter(self.SQLEvent.type_name.in_(UNDOING_EVENTS)).with_entities(self.SQLEvent.id).first():
             return events
-        return events.filter(or_(self.SQLEvent.id >= first_recent, self.SQLEvent.type_name.in_(STATE_EVENTS)))
+        # A slot event's `action_name` column holds the slot's name.
+        latest_slot_events = (
+            older.filter(self.SQLEvent.type_name == SlotSet.type_name).order_by(None)
+            .group_by(self.SQLEvent.action_name).with_entities(func.max(self.SQLEvent.id)).subquery()
+        )
+        return events.filter(or_(
+            self.SQLEvent.id >= first_recent,
+            self.SQLEvent.type_name.in_(STATE_EVENTS),
+            self.SQLEvent.id.in_(select(latest_slot_events)),
+        ))
 
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
