@@ -2,9 +2,11 @@
 
 Prints one stable table. The assistant is trained clean; the reference is trained
 clean when its data, domain or configuration changed, and otherwise kept with the
-time of that training. Both are served with the same action server, conversation
-store (SQLite) and Rasa server add-ons, and measured in the same run on this
-machine. Figures only: nothing here passes or fails.
+time of that training. Both are served at once, with the same action server code,
+conversation store (SQLite) and Rasa server add-ons. One sender's turns and the
+NLU-only parses alternate between them, so that the machine's other load weighs on
+both alike; the 20 concurrent senders load one server at a time. Figures only:
+nothing here passes or fails.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import requests
@@ -98,22 +101,38 @@ def timed_turn(url: str, sender: str, text: str) -> tuple[float, bool]:
     return time.perf_counter() - started, ok
 
 
-def measure(served, started_at: float) -> dict:
-    first_turn = timed_turn(served.url, "warm-up", "hello")
-    start_to_first_turn = time.monotonic() - started_at
-    for text in CONVERSATION:  # warm-up
-        timed_turn(served.url, "warm-up", text)
+def parse_seconds(served, text: str) -> float:
+    began = time.perf_counter()
+    requests.post(f"{served.url}/model/parse", params={"token": served.token}, json={"text": text}, timeout=30)
+    return time.perf_counter() - began
 
-    sender = f"bench-{uuid.uuid4().hex[:8]}"
-    turns = [timed_turn(served.url, sender, CONVERSATION[i % len(CONVERSATION)])[0] for i in range(SEQUENTIAL_TURNS)]
-    parses = []
+
+def one_sender(servers: dict) -> dict[str, dict]:
+    """Turns, then NLU-only parses, one at a time, alternating between the servers, so that
+    whatever else the machine is doing weighs on each of them alike."""
+    senders = {name: f"bench-{uuid.uuid4().hex[:8]}" for name in servers}
+    turns: dict[str, list[float]] = {name: [] for name in servers}
+    parses: dict[str, list[float]] = {name: [] for name in servers}
     for i in range(SEQUENTIAL_TURNS):
-        began = time.perf_counter()
-        requests.post(f"{served.url}/model/parse", params={"token": served.token},
-                      json={"text": CONVERSATION[i % len(CONVERSATION)]}, timeout=30)
-        parses.append(time.perf_counter() - began)
+        for name, served in servers.items():
+            turns[name].append(timed_turn(served.url, senders[name], CONVERSATION[i % len(CONVERSATION)])[0])
+    for i in range(SEQUENTIAL_TURNS):
+        for name, served in servers.items():
+            parses[name].append(parse_seconds(served, CONVERSATION[i % len(CONVERSATION)]))
+    return {
+        name: {
+            "turn_p50_ms": 1000 * statistics.median(turns[name]),
+            "turn_p95_ms": 1000 * percentile(turns[name], 0.95),
+            "turn_p99_ms": 1000 * percentile(turns[name], 0.99),
+            "parse_p50_ms": 1000 * statistics.median(parses[name]),
+        }
+        for name in servers
+    }
 
-    under_load: list[float] = []
+
+def under_load(served) -> dict:
+    """CONCURRENT_SENDERS senders, each sending its next message as soon as it is answered."""
+    seconds_each: list[float] = []
     errors = 0
     lock = threading.Lock()
     deadline = time.monotonic() + LOAD_SECONDS
@@ -125,7 +144,7 @@ def measure(served, started_at: float) -> dict:
             seconds, ok = timed_turn(served.url, who, CONVERSATION[i % len(CONVERSATION)])
             i += 1
             with lock:
-                under_load.append(seconds)
+                seconds_each.append(seconds)
                 errors += not ok
 
     threads = [threading.Thread(target=sender_loop, args=(n,)) for n in range(CONCURRENT_SENDERS)]
@@ -134,30 +153,26 @@ def measure(served, started_at: float) -> dict:
         thread.start()
     for thread in threads:
         thread.join()
-    load_seconds = time.monotonic() - load_started
     return {
-        "start_to_first_turn_s": start_to_first_turn if first_turn[1] else float("nan"),
-        "turn_p50_ms": 1000 * statistics.median(turns),
-        "turn_p95_ms": 1000 * percentile(turns, 0.95),
-        "turn_p99_ms": 1000 * percentile(turns, 0.99),
-        "parse_p50_ms": 1000 * statistics.median(parses),
-        "turns_per_s_20": len(under_load) / load_seconds,
+        "turns_per_s_20": len(seconds_each) / (time.monotonic() - load_started),
         "errors_20": errors,
-        "p95_under_load_ms": 1000 * percentile(under_load, 0.95),
-        "rasa_rss_mb": resident_mb(served.processes["rasa"]),
-        "actions_rss_mb": resident_mb(served.processes["actions"]),
+        "p95_under_load_ms": 1000 * percentile(seconds_each, 0.95),
     }
 
 
-def bench(name: str, config: Path, models: Path, workdir: Path, knowledge_url: str, clean: bool) -> dict:
-    print(f"[{name}] {'clean training' if clean else 'clean training, unless its inputs are unchanged'}...", flush=True)
-    seconds, model = train(config, models, name, force=clean)
-    print(f"[{name}] serving and measuring...", flush=True)
+def start(name: str, model: str, workdir: Path, knowledge_url: str, stack: ExitStack):
+    """Serve a model and return (server, figures of its start); warmed up with one conversation."""
+    print(f"[{name}] starting...", flush=True)
     started_at = time.monotonic()
     # No per-sender rate limit: the benchmark's senders send far more than a patient would.
-    with serve_assistant(workdir / name, knowledge_url, model=model, extra_env={"RATE_LIMIT_PER_MINUTE": "0"}) as served:
-        figures = measure(served, started_at)
-    return {"train_s": seconds, "model_mb": Path(model).stat().st_size / 2**20, **figures}
+    served = stack.enter_context(
+        serve_assistant(workdir / name, knowledge_url, model=model, extra_env={"RATE_LIMIT_PER_MINUTE": "0"})
+    )
+    answered = timed_turn(served.url, "warm-up", "hello")[1]
+    start_to_first_turn = time.monotonic() - started_at if answered else float("nan")
+    for text in CONVERSATION:
+        timed_turn(served.url, "warm-up", text)
+    return served, {"start_to_first_turn_s": start_to_first_turn}
 
 
 ROWS = [
@@ -171,13 +186,13 @@ ROWS = [
     ("turns/s, 20 senders, 30 s", "turns_per_s_20", "{:.1f}"),
     ("errors, 20 senders", "errors_20", "{:.0f}"),
     ("turn p95 under load (ms)", "p95_under_load_ms", "{:.1f}"),
-    ("Rasa server RSS after warm-up (MB)", "rasa_rss_mb", "{:.0f}"),
-    ("action server RSS after warm-up (MB)", "actions_rss_mb", "{:.0f}"),
+    ("Rasa server RSS after the load (MB)", "rasa_rss_mb", "{:.0f}"),
+    ("action server RSS after the load (MB)", "actions_rss_mb", "{:.0f}"),
 ]
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="assistant-bench-") as directory:
+    with tempfile.TemporaryDirectory(prefix="assistant-bench-") as directory, ExitStack() as stack:
         workdir = Path(directory)
         knowledge_url = f"sqlite:///{workdir / 'assistant.db'}"
         load_knowledge(create_engine(knowledge_url))
@@ -186,10 +201,28 @@ def main() -> None:
         REFERENCE_MODELS.mkdir(parents=True, exist_ok=True)
         default_config = REFERENCE_MODELS / "default_config.yml"
         default_config.write_text(DEFAULT_CONFIG)
-        for name in ("assistant", "reference"):
+        print("[assistant] clean training...", flush=True)
+        ours_train_s, ours_model = train(PROJECT_ROOT / "config.yml", workdir / "models", "assistant")
+        print("[reference] clean training, unless its inputs are unchanged...", flush=True)
+        reference_train_s, reference_model = train(default_config, REFERENCE_MODELS, "reference", force=False)
+        figures = {
+            "assistant": {"train_s": ours_train_s, "model_mb": Path(ours_model).stat().st_size / 2**20},
+            "reference": {"train_s": reference_train_s, "model_mb": Path(reference_model).stat().st_size / 2**20},
+        }
+        servers = {}
+        for name, model in (("assistant", ours_model), ("reference", reference_model)):
             (workdir / name).mkdir()
-        ours = bench("assistant", PROJECT_ROOT / "config.yml", workdir / "models", workdir, knowledge_url, clean=True)
-        reference = bench("reference", default_config, REFERENCE_MODELS, workdir, knowledge_url, clean=False)
+            servers[name], started = start(name, model, workdir, knowledge_url, stack)
+            figures[name].update(started)
+        print("[both] one sender, alternating...", flush=True)
+        for name, measured in one_sender(servers).items():
+            figures[name].update(measured)
+        for name, served in servers.items():
+            print(f"[{name}] {CONCURRENT_SENDERS} senders...", flush=True)
+            figures[name].update(under_load(served))
+            figures[name]["rasa_rss_mb"] = resident_mb(served.processes["rasa"])
+            figures[name]["actions_rss_mb"] = resident_mb(served.processes["actions"])
+    ours, reference = figures["assistant"], figures["reference"]
 
     print(f"\n{'':38} {'assistant':>10} {'reference':>10} {'ratio':>7}")
     for label, key, form in ROWS:
