@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -131,6 +132,8 @@ def plot_confusion(name: str, result: dict) -> Path:
 
 def cross_validation() -> dict:
     out = REPORTS / "cross_validation"
+    # Rasa writes a report per extractor; one left from an earlier pipeline would be read as new.
+    shutil.rmtree(out, ignore_errors=True)
     subprocess.run(
         [RASA, "test", "nlu", "--nlu", "data/nlu", "--config", "config.yml", "--cross-validation",
          "--folds", "5", "--out", str(out)],
@@ -221,8 +224,8 @@ def main() -> None:
              "| --- | --- | --- | --- |", *(f"| {' | '.join(row)} |" for row in rows)]
     lines = [
         "# Evaluation", "", *table, "",
-        f"Cross-validation (5 folds, assistant config): intent macro F1 {cv['intent_f1']:.3f}; "
-        + ", ".join(f"{name} entity macro F1 {f1:.3f}" for name, f1 in cv["entity_f1"].items() if f1 is not None),
+        "; ".join([f"Cross-validation (5 folds, assistant config): intent macro F1 {cv['intent_f1']:.3f}",
+                   *(f"{name} entity macro F1 {f1:.3f}" for name, f1 in cv["entity_f1"].items() if f1 is not None)]),
         "",
         f"Triage: emergency recall {percent(triage['emergency_recall'])}, urgent-or-higher recall "
         f"{percent(triage['urgent_recall'])}, calm false alarms {percent(triage['calm_false_alarms'])}.",
