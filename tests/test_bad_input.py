@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 import requests
-from test_sms import Phone, assert_sms
+from tests.helpers import Phone, assert_sms
 from widget_client import WidgetClient
 
 

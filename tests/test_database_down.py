@@ -6,10 +6,7 @@ from sqlalchemy import create_engine
 from assistant.knowledge.load import load_knowledge
 from assistant.settings import load_contacts
 from scripts.servers import serve_assistant
-from tests.test_nurse_api import NurseApi
-from tests.test_privacy import RED_FLAG
-from tests.test_rest import new_sender, turn
-from tests.test_sms import Phone
+from tests.helpers import RED_FLAG, NurseApi, Phone, new_sender, turn
 
 
 def test_answers_apologise_while_the_database_is_down_and_resume_when_it_is_back(tmp_path, postgres_server):

@@ -11,8 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 import requests
-from test_sms import Phone
-from test_triage_rest import custom_of
+from tests.helpers import Phone, custom_of
 from widget_client import WidgetClient
 
 from assistant.settings import load_contacts

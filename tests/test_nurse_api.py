@@ -7,18 +7,7 @@ import pytest
 import requests
 
 from assistant.settings import load_contacts
-
-
-class NurseApi:
-    def __init__(self, assistant, token: str | None):
-        self.base = f"{assistant.url}/webhooks/nurse/api"
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-
-    def get(self, path: str, **params) -> requests.Response:
-        return requests.get(f"{self.base}{path}", params=params, headers=self.headers, timeout=30)
-
-    def post(self, path: str, body) -> requests.Response:
-        return requests.post(f"{self.base}{path}", json=body, headers=self.headers, timeout=30)
+from tests.helpers import NurseApi
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from assistant.settings import PROJECT_ROOT
+from tests.helpers import RED_FLAG
 
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
 TIMEOUT = 30_000  # ms: an assessment goes through the NLU model
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
 TOKEN_KEY = "nurseLineToken"
-RED_FLAG = "I had kyphoplasty yesterday and now I have chest pain"
 MARKUP = '<img src=x onerror="window.__pwned=1"> thanks'
 CALLER = "caller says she has a fever since yesterday's kyphoplasty"
 

@@ -8,24 +8,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from actions.actions import ActionForgetMe
 from addons.tracker_store import PatientSQLTrackerStore
 from assistant.db import engine_for
 from assistant.escalations import escalations_for, record_escalation
 from assistant.privacy import FORGET_ACTION
-from assistant.settings import PROJECT_ROOT
+from tests.helpers import RED_FLAG, NurseApi, Phone, new_sender, tracker_store_for, turn
 from tests.test_actions import ANSWERED_BEFORE, run, tracker
-from tests.test_nurse_api import NurseApi
-from tests.test_rest import new_sender, turn
-from tests.test_sms import Phone
-
-RED_FLAG = "I had kyphoplasty yesterday and now I have chest pain"
 
 
 def stored_events(assistant, sender: str) -> int:
@@ -102,19 +95,6 @@ def test_sms_patients_can_be_forgotten_too(assistant, knowledge_db_url):
     assert "deleted this conversation" in phone.text("pls delete my data")
     assert stored_events(assistant, phone.number) == 0
     assert stored_escalations(knowledge_db_url, phone.number) == 0
-
-
-def tracker_store_for(url: str) -> PatientSQLTrackerStore:
-    """The store as Rasa builds it from endpoints.yml, for a SQLAlchemy URL."""
-    parts = make_url(url)
-    return PatientSQLTrackerStore(
-        domain=Domain.load(PROJECT_ROOT / "domain.yml"),
-        dialect=parts.get_backend_name(),
-        host=parts.host,
-        port=parts.port,
-        db=parts.database,
-        username=parts.username,
-    )
 
 
 def turn_events(*actions: str) -> list:

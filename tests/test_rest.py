@@ -1,39 +1,10 @@
 """End to end through the REST channel: the contract, follow-ups, fallbacks, the disclaimer."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from assistant.settings import load_contacts
-
-TOPICS = {
-    "overview", "difference", "conditions", "candidacy", "preparation", "anesthesia", "procedure",
-    "duration", "pain", "effectiveness", "risks", "hospital_stay", "recovery", "warning_signs",
-    "cement", "multiple_fractures", "alternatives", "prevention", "questions_for_doctor",
-}
-
-
-def new_sender() -> str:
-    return f"test-{uuid.uuid4().hex[:12]}"
-
-
-def turn(assistant, sender, message):
-    """Send one message; check the contract; return (texts, the custom object, messages)."""
-    messages = assistant.send(sender, message)
-    customs = [m["custom"] for m in messages if "custom" in m]
-    assert len(customs) == 1, messages
-    custom = customs[0]
-    assert set(custom) == {"type", "topic", "procedure", "urgency", "sources"}
-    assert custom["type"] in {"answer", "triage", "handoff", "fallback", "smalltalk"}
-    assert custom["topic"] is None or custom["topic"] in TOPICS
-    assert custom["procedure"] in {"vertebroplasty", "kyphoplasty", "both", None}
-    assert custom["urgency"] in {"emergency", "urgent", "routine"}
-    if custom["type"] not in ("answer", "triage"):
-        assert custom["sources"] == []
-    texts = [m["text"] for m in messages if m.get("text")]
-    assert texts, messages
-    return texts, custom, messages
+from tests.helpers import new_sender, turn
 
 
 def test_first_reply_carries_the_disclaimer_and_later_ones_do_not(assistant):

@@ -1,60 +1,11 @@
 """SMS webhook end to end, with requests signed by the twilio library as Twilio signs them."""
 from __future__ import annotations
 
-import secrets
-import xml.etree.ElementTree as ET
-
 import pytest
-import requests
-from twilio.request_validator import RequestValidator
 
-from assistant import gsm7
 from assistant.settings import load_contacts
-from assistant.sms import MORE_LIMIT, REPLY_LIMIT
-
-
-def new_number() -> str:
-    return "+1555" + str(secrets.randbelow(10**7)).zfill(7)
-
-
-class Phone:
-    """A patient's phone texting the clinic's number through Twilio."""
-
-    def __init__(self, assistant, token: str | None = None):
-        self.url = f"{assistant.url}/webhooks/sms/webhook"
-        self.number = new_number()
-        self.validator = RequestValidator(token or assistant.sms_auth_token)
-
-    def params(self, body: str) -> dict:
-        sid = "SM" + secrets.token_hex(16)
-        return {
-            "ToCountry": "US", "ToState": "MA", "SmsMessageSid": sid, "NumMedia": "0",
-            "ToCity": "BOSTON", "FromZip": "02110", "SmsSid": sid, "FromState": "MA",
-            "SmsStatus": "received", "FromCity": "BOSTON", "Body": body, "FromCountry": "US",
-            "To": "+16175550123", "ToZip": "02110", "NumSegments": "1", "MessageSid": sid,
-            "AccountSid": "AC" + "0" * 32, "From": self.number, "ApiVersion": "2010-04-01",
-        }
-
-    def post(self, body: str, signature: str | None = None) -> requests.Response:
-        params = self.params(body)
-        signature = self.validator.compute_signature(self.url, params) if signature is None else signature
-        return requests.post(self.url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
-
-    def text(self, body: str) -> str | None:
-        """Send ``body``; the reply's text, or None when nothing is sent back."""
-        response = self.post(body)
-        assert response.status_code == 200, response.text
-        assert response.headers["content-type"].startswith("application/xml")
-        messages = ET.fromstring(response.text).findall("Message")
-        assert len(messages) <= 1
-        return messages[0].text if messages else None
-
-
-def assert_sms(reply: str, limit: int = REPLY_LIMIT) -> None:
-    assert reply
-    assert gsm7.is_gsm7(reply), reply
-    assert gsm7.septet_length(reply) <= limit, (gsm7.septet_length(reply), reply)
-    assert "**" not in reply and "<" not in reply
+from assistant.sms import MORE_LIMIT
+from tests.helpers import Phone, assert_sms
 
 
 def test_unsigned_or_wrongly_signed_requests_get_403(assistant):

@@ -11,8 +11,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from addons.tracker_store import RECENT_EVENTS, PatientSQLTrackerStore
-from tests.test_privacy import tracker_store_for
-from tests.test_rest import new_sender
+from tests.helpers import new_sender, tracker_store_for
 
 # The procedure is named early on, long before the tracker's recent events.
 PROCEDURE_NAMED = {5: "vertebroplasty", 10: "kyphoplasty"}

@@ -1,7 +1,6 @@
 """Triage end to end through the REST channel, with and without the action server."""
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -10,19 +9,10 @@ from sqlalchemy import create_engine
 
 from assistant.escalations import escalations_for
 from assistant.settings import load_contacts
+from tests.helpers import custom_of, new_sender
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "triage_cases.yml").read_text())
 RANK = {"routine": 0, "urgent": 1, "emergency": 2}
-
-
-def sender() -> str:
-    return f"triage-{uuid.uuid4().hex[:12]}"
-
-
-def custom_of(messages: list[dict]) -> dict:
-    customs = [m["custom"] for m in messages if "custom" in m]
-    assert len(customs) == 1, messages
-    return customs[0]
 
 
 def advice_contact(urgency: str) -> str:
@@ -34,7 +24,7 @@ def test_every_report_gets_advice_first_and_one_escalation(assistant, knowledge_
     engine = create_engine(knowledge_db_url)
     failures = []
     for case in CASES["reports"]:
-        who = sender()
+        who = new_sender()
         messages = assistant.send(who, case["text"])
         custom = custom_of(messages)
         first = messages[0].get("text", "")
@@ -60,7 +50,7 @@ def test_calm_sentences_get_calm_answers_and_no_escalation(assistant, knowledge_
     engine = create_engine(knowledge_db_url)
     raised = []
     for case in CASES["calm"]:
-        who = sender()
+        who = new_sender()
         custom = custom_of(assistant.send(who, case["text"]))
         if custom["urgency"] != "routine" or custom["type"] == "triage" or escalations_for(engine, who):
             raised.append(case["text"])
@@ -69,7 +59,7 @@ def test_calm_sentences_get_calm_answers_and_no_escalation(assistant, knowledge_
 
 
 def test_the_question_in_a_red_flag_message_is_answered_after_the_advice(assistant):
-    messages = assistant.send(sender(), "I had kyphoplasty on monday and now I have a fever. How long is recovery?")
+    messages = assistant.send(new_sender(), "I had kyphoplasty on monday and now I have a fever. How long is recovery?")
     custom = custom_of(messages)
     assert (custom["type"], custom["urgency"]) == ("triage", "urgent")
     assert (custom["topic"], custom["procedure"]) == ("recovery", "kyphoplasty")
@@ -80,7 +70,7 @@ def test_the_question_in_a_red_flag_message_is_answered_after_the_advice(assista
 
 
 def test_a_red_flag_does_not_lock_the_conversation(assistant, knowledge_db_url):
-    who = sender()
+    who = new_sender()
     assert custom_of(assistant.send(who, "my mum had vertebroplasty and now she cant breathe"))["urgency"] == "emergency"
     later = custom_of(assistant.send(who, "how long does the procedure take?"))
     assert (later["type"], later["urgency"], later["topic"]) == ("answer", "routine", "duration")
@@ -88,7 +78,7 @@ def test_a_red_flag_does_not_lock_the_conversation(assistant, knowledge_db_url):
 
 
 def test_repeating_the_same_sign_makes_no_duplicate_record(assistant, knowledge_db_url):
-    who = sender()
+    who = new_sender()
     assistant.send(who, "I have a fever since the kyphoplasty")
     assistant.send(who, "still got the fever")
     assistant.send(who, "now my chest hurts too")
@@ -104,7 +94,7 @@ def test_repeating_the_same_sign_makes_no_duplicate_record(assistant, knowledge_
      ("theres pus coming out of the needle site", "urgent")],
 )
 def test_advice_arrives_with_the_action_server_stopped(assistant_without_actions, text, urgency):
-    messages = assistant_without_actions.send(sender(), text)
+    messages = assistant_without_actions.send(new_sender(), text)
     custom = custom_of(messages)
     assert (custom["type"], custom["urgency"]) == ("triage", urgency)
     assert messages[0]["text"].startswith("You mentioned")

@@ -1,0 +1,118 @@
+"""Helpers the end-to-end tests share: senders, REST turns, the nurse API, a phone, the store."""
+from __future__ import annotations
+
+import secrets
+import uuid
+import xml.etree.ElementTree as ET
+
+import requests
+from rasa.shared.core.domain import Domain
+from sqlalchemy.engine import make_url
+from twilio.request_validator import RequestValidator
+
+from addons.tracker_store import PatientSQLTrackerStore
+from assistant import gsm7
+from assistant.settings import PROJECT_ROOT
+from assistant.sms import REPLY_LIMIT
+
+RED_FLAG = "I had kyphoplasty yesterday and now I have chest pain"
+TOPICS = {
+    "overview", "difference", "conditions", "candidacy", "preparation", "anesthesia", "procedure",
+    "duration", "pain", "effectiveness", "risks", "hospital_stay", "recovery", "warning_signs",
+    "cement", "multiple_fractures", "alternatives", "prevention", "questions_for_doctor",
+}
+
+
+def new_sender() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def custom_of(messages: list[dict]) -> dict:
+    customs = [m["custom"] for m in messages if "custom" in m]
+    assert len(customs) == 1, messages
+    return customs[0]
+
+
+def turn(assistant, sender, message):
+    """Send one message; check the contract; return (texts, the custom object, messages)."""
+    messages = assistant.send(sender, message)
+    custom = custom_of(messages)
+    assert set(custom) == {"type", "topic", "procedure", "urgency", "sources"}
+    assert custom["type"] in {"answer", "triage", "handoff", "fallback", "smalltalk"}
+    assert custom["topic"] is None or custom["topic"] in TOPICS
+    assert custom["procedure"] in {"vertebroplasty", "kyphoplasty", "both", None}
+    assert custom["urgency"] in {"emergency", "urgent", "routine"}
+    if custom["type"] not in ("answer", "triage"):
+        assert custom["sources"] == []
+    texts = [m["text"] for m in messages if m.get("text")]
+    assert texts, messages
+    return texts, custom, messages
+
+
+class NurseApi:
+    def __init__(self, assistant, token: str | None):
+        self.base = f"{assistant.url}/webhooks/nurse/api"
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def get(self, path: str, **params) -> requests.Response:
+        return requests.get(f"{self.base}{path}", params=params, headers=self.headers, timeout=30)
+
+    def post(self, path: str, body) -> requests.Response:
+        return requests.post(f"{self.base}{path}", json=body, headers=self.headers, timeout=30)
+
+
+def new_number() -> str:
+    return "+1555" + str(secrets.randbelow(10**7)).zfill(7)
+
+
+class Phone:
+    """A patient's phone texting the clinic's number through Twilio."""
+
+    def __init__(self, assistant, token: str | None = None):
+        self.url = f"{assistant.url}/webhooks/sms/webhook"
+        self.number = new_number()
+        self.validator = RequestValidator(token or assistant.sms_auth_token)
+
+    def params(self, body: str) -> dict:
+        sid = "SM" + secrets.token_hex(16)
+        return {
+            "ToCountry": "US", "ToState": "MA", "SmsMessageSid": sid, "NumMedia": "0",
+            "ToCity": "BOSTON", "FromZip": "02110", "SmsSid": sid, "FromState": "MA",
+            "SmsStatus": "received", "FromCity": "BOSTON", "Body": body, "FromCountry": "US",
+            "To": "+16175550123", "ToZip": "02110", "NumSegments": "1", "MessageSid": sid,
+            "AccountSid": "AC" + "0" * 32, "From": self.number, "ApiVersion": "2010-04-01",
+        }
+
+    def post(self, body: str, signature: str | None = None) -> requests.Response:
+        params = self.params(body)
+        signature = self.validator.compute_signature(self.url, params) if signature is None else signature
+        return requests.post(self.url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
+
+    def text(self, body: str) -> str | None:
+        """Send ``body``; the reply's text, or None when nothing is sent back."""
+        response = self.post(body)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("application/xml")
+        messages = ET.fromstring(response.text).findall("Message")
+        assert len(messages) <= 1
+        return messages[0].text if messages else None
+
+
+def tracker_store_for(url: str) -> PatientSQLTrackerStore:
+    """The store as Rasa builds it from endpoints.yml, for a SQLAlchemy URL."""
+    parts = make_url(url)
+    return PatientSQLTrackerStore(
+        domain=Domain.load(PROJECT_ROOT / "domain.yml"),
+        dialect=parts.get_backend_name(),
+        host=parts.host,
+        port=parts.port,
+        db=parts.database,
+        username=parts.username,
+    )
+
+
+def assert_sms(reply: str, limit: int = REPLY_LIMIT) -> None:
+    assert reply
+    assert gsm7.is_gsm7(reply), reply
+    assert gsm7.septet_length(reply) <= limit, (gsm7.septet_length(reply), reply)
+    assert "**" not in reply and "<" not in reply
