@@ -22,10 +22,11 @@ ids (phone numbers on SMS) and message text. This store raises the error type al
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 from functools import lru_cache
-from typing import Generator, Iterable, Optional
+from typing import Generator, Iterable, Iterator, Optional
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
@@ -145,7 +146,6 @@ class PatientSQLTrackerStore(SQLTrackerStore):
         if not events or not self.domain:
             return None
         tracker = DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
-        # Rasa's save counts the stored events in the database, which are more than these.
         tracker.stored_events = len(tracker.events)
         return tracker
 
@@ -153,28 +153,16 @@ class PatientSQLTrackerStore(SQLTrackerStore):
         if asked_to_forget(tracker):
             self.forget(tracker.sender_id)
             return
-        stored = getattr(tracker, "stored_events", None)
-        if stored is None:  # a new conversation, or one Rasa loaded whole
-            await super().save(tracker)
-            return
-        await self.stream_events(tracker)
-        with self.session_scope() as session:
-            for event in list(tracker.events)[stored:]:
-                session.add(self.stored_event(tracker.sender_id, event))
-            session.commit()
+        await super().save(tracker)
         tracker.stored_events = len(tracker.events)
 
-    def stored_event(self, sender_id: str, event: Event) -> "SQLTrackerStore.SQLEvent":
-        """The row Rasa's own save writes for an event."""
-        data = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id,
-            type_name=event.type_name,
-            timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get("name"),
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        )
+    def _additional_events(self, session: Session, tracker: DialogueStateTracker) -> Iterator[Event]:
+        """The events Rasa's save writes: those added since this store loaded the tracker. Rasa
+        counts the stored events instead, which are more than a loaded tracker holds."""
+        stored = getattr(tracker, "stored_events", None)
+        if stored is None:  # a new conversation, or one Rasa loaded whole
+            return super()._additional_events(session, tracker)
+        return itertools.islice(tracker.events, stored, len(tracker.events))
 
     def forget(self, sender_id: str) -> int:
         """Delete every stored event of ``sender_id``, across all sessions; returns how many."""

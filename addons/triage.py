@@ -8,30 +8,18 @@ server nor the database. The intent the classifiers chose stays in the message's
 """
 from __future__ import annotations
 
-from typing import Any
-
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from addons.message_rule import MessageRule
 from assistant.dialogue import is_question_intent, triage_intent
 from assistant.triage import ROUTINE, assess
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class RedFlagTriage(GraphComponent):
+class RedFlagTriage(MessageRule):
     """Adds `triage` (urgency, signs, matched words) to every parsed message."""
-
-    @classmethod
-    def create(
-        cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "RedFlagTriage":
-        return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
@@ -48,6 +36,3 @@ class RedFlagTriage(GraphComponent):
                 message.set(INTENT, raised, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [raised, *ranking], add_to_output=True)
         return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
