@@ -14,7 +14,9 @@ TWILIO_AUTH_TOKEN ?=
 SMS_PUBLIC_URL ?=
 # Bearer tokens of the nurse console, comma-separated: empty means it refuses everyone.
 NURSE_API_TOKENS ?=
-export ACTION_PORT WIDGET_ORIGINS TWILIO_AUTH_TOKEN SMS_PUBLIC_URL NURSE_API_TOKENS
+# The REST webhook's bearer token: empty means open, as for local trials.
+REST_API_TOKEN ?=
+export ACTION_PORT WIDGET_ORIGINS TWILIO_AUTH_TOKEN SMS_PUBLIC_URL NURSE_API_TOKENS REST_API_TOKEN
 # Rasa, the actions and the tests import the core package from the project root.
 export PYTHONPATH := $(CURDIR)
 # TensorFlow's start-up chatter hides what matters in the console.
@@ -26,7 +28,7 @@ export RASA_TELEMETRY_ENABLED := false
 PYTHON310 := $(shell for candidate in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null); do \
 	"$$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$candidate"; break; }; done)
 
-.PHONY: help setup run run-prod test evaluate bench knowledge train validate lock postgresql production-services chromium clean
+.PHONY: help setup run run-prod test lint evaluate bench knowledge train validate lock postgresql production-services chromium clean
 
 help:
 	@echo "make run    set up if needed, then serve the assistant (REST and socket.io on port $(RASA_PORT))"
@@ -97,6 +99,11 @@ chromium:
 
 test: setup postgresql production-services chromium
 	$(BIN)/pytest
+
+# The code checks CI runs before the tests: ruff on the whole project, mypy on the core and channels.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy assistant channels
 
 # Answer quality on the held-out questions, beside a BM25 and a Rasa-default reference.
 evaluate: setup

@@ -3,21 +3,41 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
-PROCEDURES = ("vertebroplasty", "kyphoplasty")
-TOPIC_INTENT_PREFIX = "ask_"
+from assistant.vocabulary import BOTH, PROCEDURES, TOPIC_INTENT_PREFIX, TOPICS
+
 FOLLOW_UP_INTENT = "inform_procedure"
 # A bare "and kyphoplasty?" with no earlier question is a question about what it is.
 DEFAULT_TOPIC = "overview"
+# Dialogue-state intents, set by addons/dialogue_keywords.py from the whole message:
+# "MORE" asks for the last answer in full, a lone digit picks an option offered.
+ASK_MORE, CHOOSE_OPTION = "ask_more", "choose_option"
 
-# Conversational intents: the domain response that answers them and the turn type.
-CONVERSATION_REPLIES: Mapping[str, tuple[str, str]] = {
-    "greet": ("utter_greet", "smalltalk"),
-    "goodbye": ("utter_goodbye", "smalltalk"),
-    "thank": ("utter_thank", "smalltalk"),
-    "bot_challenge": ("utter_bot_challenge", "smalltalk"),
-    "request_human": ("utter_handoff", "handoff"),
-    "out_of_scope": ("utter_out_of_scope", "fallback"),
+# Conversational intents and the turn type of their reply.
+CONVERSATION_TURN_TYPES: Mapping[str, str] = {
+    "greet": "smalltalk",
+    "goodbye": "smalltalk",
+    "thank": "smalltalk",
+    "bot_challenge": "smalltalk",
+    "request_human": "handoff",
+    "request_referral": "handoff",
+    "out_of_scope": "fallback",
 }
+
+
+def keyword_intent(text: str) -> str | None:
+    """ask_more for "MORE", choose_option for a lone digit; None for anything else."""
+    stripped = text.strip().rstrip(".!")
+    if stripped.upper() == "MORE":
+        return ASK_MORE
+    if option_number(text) is not None:
+        return CHOOSE_OPTION
+    return None
+
+
+def option_number(text: str) -> int | None:
+    """The option picked when the whole message is one digit from 1 to 9: "1", " 2 "."""
+    stripped = text.strip().rstrip(".")
+    return int(stripped) if len(stripped) == 1 and stripped in "123456789" else None
 
 
 def triage_intent(urgency: str) -> str:
@@ -31,7 +51,7 @@ def is_question_intent(intent: str | None) -> bool:
 
 
 def topic_for_intent(intent: str | None) -> str | None:
-    if intent and intent.startswith(TOPIC_INTENT_PREFIX):
+    if intent and intent.startswith(TOPIC_INTENT_PREFIX) and intent[len(TOPIC_INTENT_PREFIX):] in TOPICS:
         return intent[len(TOPIC_INTENT_PREFIX):]
     return None
 
@@ -76,7 +96,7 @@ def resolve_procedure(mentioned: Iterable[str], previous: str | None) -> str | N
     """The procedure asked about: named in this message, else the one in context."""
     named = {value for value in mentioned if value in PROCEDURES}
     if len(named) > 1:
-        return "both"
+        return BOTH
     if named:
         return named.pop()
     return previous

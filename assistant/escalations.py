@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Column, DateTime, Integer, String, Text, delete, se
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from assistant.db import Base
+from assistant.db import Base, create_or_extend
 
 # The same conversation repeating the same sign within this window is one escalation.
 DUPLICATE_WINDOW = timedelta(minutes=30)
@@ -27,6 +27,7 @@ class Escalation(Base):
     urgency = Column(String(20), nullable=False)
     signs = Column(JSON, nullable=False)  # sign ids, e.g. ["chest_pain"]
     matched_words = Column(JSON, nullable=False)  # the patient's words that matched
+    message_id = Column(String(64))  # the patient's message that raised it, in the conversation
     created_at = Column(DateTime(timezone=True), nullable=False, index=True)
     status = Column(String(20), nullable=False, default=OPEN)
     handled_note = Column(Text)
@@ -35,7 +36,7 @@ class Escalation(Base):
 
 @lru_cache(maxsize=None)
 def ensure_table(engine: Engine) -> None:
-    Escalation.__table__.create(engine, checkfirst=True)
+    create_or_extend(engine, Escalation.__table__)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -52,6 +53,7 @@ def record_escalation(
     signs: list[str],
     matched_words: list[str],
     kind: str = TRIAGE,
+    message_id: str | None = None,
     now: datetime | None = None,
 ) -> int | None:
     """Store an escalation; None when this conversation raised the same signs just before."""
@@ -74,6 +76,7 @@ def record_escalation(
             urgency=urgency,
             signs=list(signs),
             matched_words=list(matched_words),
+            message_id=message_id,
             created_at=now,
             status=OPEN,
         )
@@ -91,6 +94,7 @@ def as_dict(row: Escalation) -> dict:
         "urgency": row.urgency,
         "signs": row.signs,
         "matched_words": row.matched_words,
+        "message_id": row.message_id,
         "created_at": as_utc(row.created_at).isoformat(),
         "status": row.status,
         "handled_note": row.handled_note,

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from assistant.dialogue import mentioned_procedures, resolve_procedure, topic_for_intent
 from assistant.knowledge.query import find_answer, topic_titles
-from assistant.replies import fill_contacts
+from assistant.reply_texts import fill_contacts
 from assistant.settings import Contacts
 from assistant.triage import SIGNS
 
@@ -60,12 +60,17 @@ def assess(parse_data: Mapping, engine: Engine, contacts: Contacts) -> dict:
     }
 
 
-def transcript(events: Sequence[Mapping]) -> list[dict]:
-    """Who said what, when: the patient's and the assistant's messages of a conversation."""
+def transcript(events: Sequence[Mapping], raised_by: str | None = None) -> list[dict]:
+    """Who said what, when: the patient's and the assistant's messages of a conversation,
+    with the patient's message whose id is ``raised_by`` marked as the one that raised the escalation."""
     lines = []
     for event in events:
         kind = event.get("event")
         if kind in ("user", "bot") and event.get("text"):
-            lines.append({"from": "patient" if kind == "user" else "assistant",
-                          "text": event["text"], "time": event.get("timestamp")})
+            lines.append({
+                "from": "patient" if kind == "user" else "assistant",
+                "text": event["text"],
+                "time": event.get("timestamp"),
+                "raised_escalation": kind == "user" and raised_by is not None and event.get("message_id") == raised_by,
+            })
     return lines

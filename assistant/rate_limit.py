@@ -5,6 +5,7 @@ several Rasa replicas must share them (REDIS_URL). The clock is injectable so te
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -17,12 +18,16 @@ REDIS_KEY_PREFIX = "spine-assistant:rate"
 
 
 class Counter(Protocol):
+    blocking: bool  # whether increment waits on the network (then it runs off the event loop)
+
     def increment(self, key: str, window: int) -> int:
         """Count one more message for ``key`` in ``window``; the count so far."""
 
 
 class MemoryCounter:
     """Counts for the current window only, so memory holds at most a minute's senders."""
+
+    blocking = False
 
     def __init__(self) -> None:
         self.window: int | None = None
@@ -37,6 +42,8 @@ class MemoryCounter:
 
 class RedisCounter:
     """Counts shared by every replica; each key expires once its window is over."""
+
+    blocking = True
 
     def __init__(self, client) -> None:
         self.client = client
@@ -61,7 +68,7 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.per_minute > 0
 
-    def allow(self, sender: str) -> bool:
+    async def allow(self, sender: str) -> bool:
         """Whether this sender's message may be answered; it counts the message."""
         if not self.enabled:
             return True
@@ -69,7 +76,11 @@ class RateLimiter:
         key = hashlib.sha256(sender.encode("utf-8", "replace")).hexdigest()[:32]
         window = int(self.clock() // WINDOW_SECONDS)
         try:
-            return self.counter.increment(key, window) <= self.per_minute
+            if self.counter.blocking:  # a hanging Redis must not stall the server's event loop
+                count = await asyncio.to_thread(self.counter.increment, key, window)
+            else:
+                count = self.counter.increment(key, window)
+            return count <= self.per_minute
         except Exception as error:  # the counter store is down: answer rather than refuse everyone
             logger.warning("Rate-limit counters unavailable: %s", type(error).__name__)
             return True

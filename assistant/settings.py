@@ -72,3 +72,23 @@ def request_max_bytes() -> int:
     if not value.strip().isdigit():
         raise ValueError(f"SANIC_REQUEST_MAX_SIZE must be a number of bytes, not {value!r}")
     return int(value)
+
+
+# A turn's time bounds in seconds: a reported warning sign gets its advice within the
+# first, any other message its reply (or the apology) within the second, whatever hangs.
+DEFAULT_TURN_DEADLINES = (1.5, 4.5)
+
+
+def turn_deadlines() -> tuple[float, float]:
+    """TURN_ADVICE_DEADLINE and TURN_REPLY_DEADLINE (seconds), checked."""
+    values = []
+    for name, default in zip(("TURN_ADVICE_DEADLINE", "TURN_REPLY_DEADLINE"), DEFAULT_TURN_DEADLINES):
+        raw = os.environ.get(name) or str(default)
+        try:
+            values.append(float(raw))
+        except ValueError:
+            raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    advice, reply = values
+    if not 0 < advice <= reply:
+        raise ValueError("TURN_ADVICE_DEADLINE must be positive and at most TURN_REPLY_DEADLINE")
+    return advice, reply

@@ -117,9 +117,10 @@ class NurseConsole(InputChannel):
             row = escalations.get_escalation(engine_for(database_url()), escalation_id)
             if row is None:
                 return error(404, "No such escalation.")
-            tracker = await request.app.ctx.agent.tracker_store.retrieve(row["sender_id"])
+            # Every stored event of every session, not the recent window a turn loads.
+            tracker = await request.app.ctx.agent.tracker_store.retrieve_full_tracker(row["sender_id"])
             events = [event.as_dict() for event in tracker.events] if tracker else []
-            return response.json({**row, "transcript": nurse.transcript(events)})
+            return response.json({**row, "transcript": nurse.transcript(events, row["message_id"])})
 
         @console.route("/api/escalations/<escalation_id:int>/handle", methods=["POST"])
         @needs_token

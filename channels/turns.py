@@ -1,47 +1,55 @@
 """One patient turn, the same on REST, the widget and SMS: rate limit, run, never silence.
 
-Rasa carries on quietly when the action server is down (the turn then sends no `custom`
-object) and a channel would otherwise answer with nothing; an exception inside the turn
-would be a 500. Either way the patient gets the apology with the nurse line instead.
-The server-wide limits (rate, request size) are applied here too, once for all channels.
+The turn's reply is built by the core and arrives from the action server as data
+(assistant/reply.py); this wrapper takes it and hands it to the channel, which renders
+it with its pure function (assistant/render.py). When no reply comes in time (the action
+server is down or hangs, or the turn failed), the Rasa server answers on its own: the
+triage advice when the message reports a warning sign, and the apology with the nurse
+line. The server-wide limits (rate, request size) are applied here too, once for all channels.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from functools import lru_cache
 from typing import Any, Awaitable, Callable
 
-import yaml
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.exceptions import PayloadTooLarge
 from sanic.response import HTTPResponse
 
 from assistant.inbound import clean_message
 from assistant.rate_limit import RateLimiter, parse_per_minute, rate_limiter
-from assistant.replies import fill_contacts, rate_limited_text, turn_payload
-from assistant.settings import PROJECT_ROOT, load_contacts, rate_limit_per_minute, redis_url, request_max_bytes
+from assistant.reply import Reply
+from assistant.reply_texts import load_reply_texts
+from assistant.settings import rate_limit_per_minute, redis_url, request_max_bytes, turn_deadlines
+from assistant.triage import assess
+from assistant.turn import rate_limited_reply, unavailable_reply
 
 logger = logging.getLogger(__name__)
-UNAVAILABLE_RESPONSE = "utter_answer_unavailable"
 
 
-class TurnOutput:
-    """Output-channel mixin that notes whether the turn sent its `custom` object."""
+class TurnOutput(OutputChannel):
+    """The output channel a turn runs with: it keeps the reply the action server sent.
 
-    custom_sent = False
+    Rasa hands every bot message to ``send_response``; the core sends exactly one, the
+    reply as data, so nothing here looks at text."""
+
+    reply: Reply | None = None
+
+    @classmethod
+    def name(cls) -> str:
+        return "turn"
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        if message.get("custom"):
-            self.custom_sent = True
-        await super().send_response(recipient_id, message)  # type: ignore[misc]
-
-    async def send_fallback(self, recipient_id: str, text: str) -> None:
-        await self.send_response(recipient_id, {"text": text, "custom": turn_payload("fallback")})
-
-
-class TurnCollector(TurnOutput, CollectingOutputChannel):
-    """Collects a turn's messages for channels that answer in the HTTP response."""
+        data = (message.get("custom") or {}).get("reply")
+        if data is None:
+            return
+        try:
+            self.reply = Reply.from_dict(data)
+        except (KeyError, TypeError, ValueError) as error:
+            logger.error("The action server sent a malformed reply: %s", type(error).__name__)
 
 
 @lru_cache(maxsize=None)
@@ -77,30 +85,43 @@ def patient_webhook(name: str) -> Blueprint:
     return webhook
 
 
-@lru_cache(maxsize=None)
-def unavailable_text() -> str:
-    """The domain's own apology (domain.yml), with the nurse line from clinic.yml."""
-    responses = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
-    return fill_contacts(responses[UNAVAILABLE_RESPONSE][0]["text"], load_contacts())
+def log_failure(turn: asyncio.Future, channel: str) -> None:
+    """A turn that ended in an error: its type only (the message may be in the error's text)."""
+    if not turn.cancelled() and turn.exception() is not None:
+        logger.error("Turn on %s failed: %s", channel, type(turn.exception()).__name__)
 
 
 async def run_turn(
     on_new_message: Callable[[UserMessage], Awaitable[Any]],
-    output: TurnOutput,
     text: str,
     sender_id: str,
     channel: str,
     metadata: dict[str, Any] | None = None,
-) -> None:
-    """Answer one patient message through ``output``: exactly one `custom` object, always."""
-    if not shared_rate_limiter().allow(f"{channel}:{sender_id}"):
+) -> Reply:
+    """The reply to one patient message, always, and in bounded time.
+
+    A turn that outlasts its deadline goes on in the background, so the conversation is
+    stored whole or not at all; the patient gets the advice, if any, and the apology now.
+    """
+    texts = load_reply_texts()
+    if not await shared_rate_limiter().allow(f"{channel}:{sender_id}"):
         # Not passed on: a limited message is neither parsed nor stored.
-        await output.send_fallback(sender_id, rate_limited_text(load_contacts()))
-        return
+        return rate_limited_reply(texts)
+    output = TurnOutput()
     message = UserMessage(clean_message(text), output, sender_id, input_channel=channel, metadata=metadata)
-    try:
-        await on_new_message(message)
-    except Exception as error:  # the type only: the message may be in the exception's text
-        logger.error("Turn on %s failed: %s", channel, type(error).__name__)
-    if not output.custom_sent:
-        await output.send_fallback(sender_id, unavailable_text())
+    turn = asyncio.ensure_future(on_new_message(message))
+    turn.add_done_callback(lambda finished: log_failure(finished, channel))
+    advice_deadline, reply_deadline = turn_deadlines()
+    # Within the advice deadline a reported warning sign gets its advice, whatever hangs;
+    # any other message may wait up to the reply deadline for its answer.
+    await asyncio.wait({turn}, timeout=advice_deadline)
+    if not turn.done():
+        triage = assess(message.text).as_dict()
+        if triage["urgency"] == "routine":
+            await asyncio.wait({turn}, timeout=reply_deadline - advice_deadline)
+        if not turn.done():
+            logger.warning("Turn on %s outlasted its deadline: answered without the action server.", channel)
+            return unavailable_reply(triage, texts)
+    if output.reply is None:
+        return unavailable_reply(assess(message.text).as_dict(), texts)
+    return output.reply

@@ -1,8 +1,11 @@
-"""Socket.io channel for the website chat widget (web/widget.js).
+"""Socket.io channel for the website chat widget (web/widget.js) and any Rasa web client.
 
-Rasa's own socket.io channel allows every origin and passes `custom` payloads to
-socket.io as keyword arguments, which breaks on this project's turn summary; this
-one limits origins to the configured list and sends `custom` as a message field.
+It speaks Rasa's socket.io protocol as existing clients do (rasa-webchat among them):
+`session_request` / `session_confirm`, `user_uttered` in, `bot_uttered` out, one message per
+part of the reply, with options as `quick_replies`. Each message also names its `role`, which
+this project's widget uses to show the advice, the answer's sources and the notices; the
+turn summary goes out as its own `turn_summary` event, which other clients ignore. Unlike
+Rasa's own channel it limits origins to the configured list.
 """
 from __future__ import annotations
 
@@ -11,15 +14,16 @@ import uuid
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.core.channels.socketio import SocketBlueprint, SocketIOOutput
+from rasa.core.channels.socketio import SocketBlueprint
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from assistant.replies import disclaimer_text
-from assistant.settings import load_contacts
-from channels.turns import TurnOutput, apply_server_settings, run_turn
+from assistant.render import render_widget
+from assistant.reply import turn_summary
+from assistant.reply_texts import load_reply_texts
+from channels.turns import apply_server_settings, run_turn
 
 logger = logging.getLogger(__name__)
 UNREADABLE_EVENT = "Sorry, I could not read that message. Please type your question again."
@@ -27,15 +31,6 @@ UNREADABLE_EVENT = "Sorry, I could not read that message. Please type your quest
 
 def valid_session_id(value: Any) -> str | None:
     return value if isinstance(value, str) and 8 <= len(value) <= 64 else None
-
-
-class WidgetOutput(TurnOutput, SocketIOOutput):
-    @classmethod
-    def name(cls) -> str:
-        return "widget"
-
-    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
-        await self._send_message(recipient_id, {"custom": json_message})
 
 
 class WidgetInput(InputChannel):
@@ -56,15 +51,10 @@ class WidgetInput(InputChannel):
     def __init__(self, cors_allowed_origins: list[str], socketio_path: str = "/socket.io") -> None:
         self.cors_allowed_origins = cors_allowed_origins
         self.socketio_path = socketio_path
-        self.sio: AsyncServer | None = None
-
-    def get_output_channel(self) -> WidgetOutput | None:
-        return WidgetOutput(self.sio, "bot_uttered") if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # An empty list would switch origin checks off: keep it closed instead.
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.cors_allowed_origins or None)
-        self.sio = sio
         blueprint = SocketBlueprint(sio, self.socketio_path, "widget_webhook", __name__)
         apply_server_settings(blueprint)
 
@@ -80,20 +70,25 @@ class WidgetInput(InputChannel):
             await sio.enter_room(sid, session_id)
             await sio.emit("session_confirm", session_id, room=sid)
             if is_new:
-                await sio.emit(
-                    "bot_uttered",
-                    {"text": disclaimer_text(load_contacts()), "disclaimer": True},
-                    room=sid,
-                )
+                # Shown before the first question; the first reply then leaves it out.
+                disclaimer = load_reply_texts().notices["disclaimer"]
+                await sio.emit("bot_uttered", {"text": disclaimer, "role": "disclaimer", "notice": "disclaimer"}, room=sid)
+                await sio.save_session(sid, {"disclaimer_shown": True})
 
         @sio.on("user_uttered")
         async def handle_message(sid: str, data: Any = None) -> None:
             session_id = valid_session_id(data.get("session_id")) if isinstance(data, dict) else None
-            text = data.get("message") if isinstance(data, dict) else None
+            text = data.get("message") if isinstance(data, dict) else data
             # Only the session this socket asked for: a socket cannot write into another's conversation.
+            if text is None:
+                return  # a client's opening message without text (rasa-webchat's init): nothing to answer
             if session_id is None or session_id not in sio.rooms(sid) or not isinstance(text, str):
-                await sio.emit("bot_uttered", {"text": UNREADABLE_EVENT}, room=sid)
+                await sio.emit("bot_uttered", {"text": UNREADABLE_EVENT, "role": "notice"}, room=sid)
                 return
-            await run_turn(on_new_message, WidgetOutput(sio, "bot_uttered"), text, session_id, self.name())
+            reply = await run_turn(on_new_message, text, session_id, self.name())
+            disclaimer_shown = (await sio.get_session(sid)).get("disclaimer_shown", False)
+            for message in render_widget(reply, disclaimer_shown):
+                await sio.emit("bot_uttered", message, room=session_id)
+            await sio.emit("turn_summary", turn_summary(reply), room=session_id)
 
         return blueprint

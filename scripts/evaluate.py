@@ -29,7 +29,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from assistant.dialogue import mentioned_procedures, resolve_procedure, topic_for_intent  # noqa: E402
 from assistant.knowledge.load import read_knowledge  # noqa: E402
-from assistant.replies import fill_contacts  # noqa: E402
+from assistant.reply_texts import fill_contacts  # noqa: E402
 from assistant.settings import PROJECT_ROOT, load_contacts  # noqa: E402
 from assistant.triage import ROUTINE, assess  # noqa: E402
 

@@ -34,7 +34,7 @@ from scripts.servers import VENV_BIN, latest_model, start, wait_until
 ENDPOINTS = PROJECT_ROOT / "deploy" / "endpoints.prod.yml"
 NGINX_TEMPLATE = PROJECT_ROOT / "deploy" / "nginx.conf.template"
 # Read by credentials.yml: unset, Rasa would refuse to start; empty, the channel refuses everyone.
-CHANNEL_SETTINGS = ("WIDGET_ORIGINS", "TWILIO_AUTH_TOKEN", "SMS_PUBLIC_URL", "NURSE_API_TOKENS")
+CHANNEL_SETTINGS = ("WIDGET_ORIGINS", "TWILIO_AUTH_TOKEN", "SMS_PUBLIC_URL", "NURSE_API_TOKENS", "REST_API_TOKEN")
 START_TIMEOUT = 600  # s: a replica loads its model in about a minute on a busy machine
 
 
@@ -79,7 +79,8 @@ def load_config(env: dict[str, str]) -> ProductionConfig:
             "Refusing to serve Rasa's HTTP API without authentication: set RASA_API_TOKEN "
             "(or RASA_JWT_SECRET) in the environment or the env file."
         )
-    missing = [name for name in ("POSTGRES_HOST", "POSTGRES_DB", "POSTGRES_USER", "REDIS_URL") if not env.get(name)]
+    required = ("POSTGRES_HOST", "POSTGRES_DB", "POSTGRES_USER", "REDIS_URL", "REST_API_TOKEN")
+    missing = [name for name in required if not env.get(name)]
     if missing:
         raise ConfigError(f"Missing settings: {', '.join(missing)} (see deploy/production.env.sample).")
     cors_origins = tuple(origin.strip() for origin in env.get("CORS_ORIGINS", "").split(",") if origin.strip())

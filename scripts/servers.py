@@ -122,7 +122,6 @@ def serve_assistant(
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
-        "nlg:\n  type: addons.nlg.ClinicResponseGenerator\n"
         f"tracker_store:\n  type: addons.tracker_store.PatientSQLTrackerStore\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
     )
     env = {
@@ -135,6 +134,7 @@ def serve_assistant(
         "TWILIO_AUTH_TOKEN": sms_auth_token,
         "NURSE_API_TOKENS": f"{secrets.token_hex(16)},{nurse_token}",
         "SMS_PUBLIC_URL": "",
+        "REST_API_TOKEN": "",
         **(extra_env or {}),
     }
     processes = {}

@@ -13,14 +13,10 @@ from twilio.request_validator import RequestValidator
 from addons.tracker_store import PatientSQLTrackerStore
 from assistant import gsm7
 from assistant.settings import PROJECT_ROOT
-from assistant.sms import REPLY_LIMIT
+from assistant.render import SMS_MESSAGE_LIMIT
+from assistant.vocabulary import ANSWER_PROCEDURES, TOPICS, TURN_TYPES, URGENCIES
 
 RED_FLAG = "I had kyphoplasty yesterday and now I have chest pain"
-TOPICS = {
-    "overview", "difference", "conditions", "candidacy", "preparation", "anesthesia", "procedure",
-    "duration", "pain", "effectiveness", "risks", "hospital_stay", "recovery", "warning_signs",
-    "cement", "multiple_fractures", "alternatives", "prevention", "questions_for_doctor",
-}
 
 
 def new_sender() -> str:
@@ -37,11 +33,13 @@ def turn(assistant, sender, message):
     """Send one message; check the contract; return (texts, the custom object, messages)."""
     messages = assistant.send(sender, message)
     custom = custom_of(messages)
-    assert set(custom) == {"type", "topic", "procedure", "urgency", "sources"}
-    assert custom["type"] in {"answer", "triage", "handoff", "fallback", "smalltalk"}
+    assert set(custom) - {"also_asked"} == {"type", "topic", "procedure", "urgency", "sources"}
+    assert custom["type"] in TURN_TYPES
     assert custom["topic"] is None or custom["topic"] in TOPICS
-    assert custom["procedure"] in {"vertebroplasty", "kyphoplasty", "both", None}
-    assert custom["urgency"] in {"emergency", "urgent", "routine"}
+    assert custom["procedure"] in (*ANSWER_PROCEDURES, None)
+    assert custom["urgency"] in URGENCIES
+    also_asked = custom.get("also_asked")  # only when the message asked other questions too
+    assert also_asked is None or (also_asked and all(topic in TOPICS for topic in also_asked))
     if custom["type"] not in ("answer", "triage"):
         assert custom["sources"] == []
     texts = [m["text"] for m in messages if m.get("text")]
@@ -88,14 +86,19 @@ class Phone:
         signature = self.validator.compute_signature(self.url, params) if signature is None else signature
         return requests.post(self.url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
 
-    def text(self, body: str) -> str | None:
-        """Send ``body``; the reply's text, or None when nothing is sent back."""
+    def messages(self, body: str) -> list[str]:
+        """Send ``body``; the texts of the messages sent back, each checked as an SMS."""
         response = self.post(body)
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("application/xml")
-        messages = ET.fromstring(response.text).findall("Message")
-        assert len(messages) <= 1
-        return messages[0].text if messages else None
+        messages = [message.text or "" for message in ET.fromstring(response.text).findall("Message")]
+        for message in messages:
+            assert_sms(message)
+        return messages
+
+    def text(self, body: str) -> str | None:
+        """Send ``body``; the reply's messages as one text, one per line, or None when nothing is sent back."""
+        return "\n".join(self.messages(body)) or None
 
 
 def tracker_store_for(url: str) -> PatientSQLTrackerStore:
@@ -111,8 +114,10 @@ def tracker_store_for(url: str) -> PatientSQLTrackerStore:
     )
 
 
-def assert_sms(reply: str, limit: int = REPLY_LIMIT) -> None:
-    assert reply
-    assert gsm7.is_gsm7(reply), reply
-    assert gsm7.septet_length(reply) <= limit, (gsm7.septet_length(reply), reply)
-    assert "**" not in reply and "<" not in reply
+def assert_sms(message: str) -> None:
+    """One text message: plain GSM-7, within the segment limit, ending at a sentence end."""
+    assert message
+    assert gsm7.is_gsm7(message), message
+    assert gsm7.septet_length(message) <= SMS_MESSAGE_LIMIT, (gsm7.septet_length(message), message)
+    assert "**" not in message and "<" not in message
+    assert message.rstrip()[-1] in ".!?:)", message

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 import requests
-from tests.helpers import Phone, assert_sms
+from tests.helpers import Phone
 from widget_client import WidgetClient
 
 
@@ -107,6 +107,7 @@ REST_BAD_BODIES = {
     "message not a string": (json.dumps({"sender": "a", "message": ["how long", SECRET]}).encode(), JSON, 400),
     "message null": (json.dumps({"sender": "a", "message": None}).encode(), JSON, 400),
     "1 MB body": (json.dumps({"sender": "a", "message": SECRET + "x" * ONE_MB}).encode(), JSON, 413),
+    "nested 5,000 deep": (b'{"sender": "a", "message": ' + b"[" * 5000 + SECRET.encode() + b"]" * 5000 + b"}", JSON, 400),
 }
 
 
@@ -161,12 +162,10 @@ def test_widget_texts_get_a_polite_reply(assistant, earlier, widget, message):
 # user_uttered events the widget never sends, as functions of the socket's own session id.
 WIDGET_BAD_EVENTS = {
     "a string": lambda session: SECRET,
-    "nothing": lambda session: None,
     "a list": lambda session: [session, SECRET],
     "no session id": lambda session: {"message": SECRET},
     "a session id too long": lambda session: {"session_id": session * 200, "message": SECRET},
     "message not a string": lambda session: {"session_id": session, "message": {"text": SECRET}},
-    "message missing": lambda session: {"session_id": session},
 }
 
 
@@ -179,6 +178,15 @@ def test_widget_bad_events_get_a_polite_reply(assistant, earlier, widget, event)
     # The same socket carries on, and so does the server.
     assert custom_objects(widget.say("how long does kyphoplasty take?"))[0]["topic"] == "duration"
     still_serving(assistant, earlier)
+
+
+def test_widget_opening_message_without_text_gets_no_error(assistant, earlier, widget):
+    """rasa-webchat opens with a message that has no text (its init payload unset)."""
+    widget.emit("user_uttered", {"session_id": widget.session_id, "customData": {"language": "en"}})
+    widget.emit("user_uttered", None)
+    messages = widget.say("how long does kyphoplasty take?")
+    assert not any("could not read" in message.get("text", "") for message in messages)
+    assert custom_objects(messages)[0]["topic"] == "duration"
 
 
 def test_widget_cannot_write_into_another_session(assistant, earlier, widget):
@@ -213,8 +221,7 @@ def test_widget_bad_session_requests_get_a_new_session(assistant, earlier, reque
 def test_sms_texts_get_a_polite_reply(assistant, earlier, message):
     phone = Phone(assistant)
     reply = phone.text(message)
-    assert_sms(reply)
-    assert "Traceback" not in reply
+    assert reply and "Traceback" not in reply
     still_serving(assistant, earlier)
     assert "hour" in phone.text("how long does vertebroplasty take?").lower()
 

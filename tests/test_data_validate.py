@@ -21,4 +21,3 @@ def test_endpoints_point_at_the_configured_action_port(monkeypatch):
     monkeypatch.setenv("ACTION_PORT", "5077")
     endpoints = read_endpoints_from_path(PROJECT_ROOT / "endpoints.yml")
     assert endpoints.action.url == "http://localhost:5077/webhook"
-    assert endpoints.nlg.type == "addons.nlg.ClinicResponseGenerator"

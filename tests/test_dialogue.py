@@ -1,12 +1,15 @@
 """Topic and procedure decisions, plain data in and out."""
 from assistant.dialogue import (
+    ASK_MORE,
+    CHOOSE_OPTION,
     closest_topics,
     is_first_reply,
+    keyword_intent,
     mentioned_procedures,
     resolve_procedure,
     resolve_topic,
 )
-from assistant.replies import describe_signs, turn_payload
+from assistant.turn import describe_signs
 
 
 def test_a_topic_question_names_its_topic():
@@ -47,11 +50,9 @@ def test_closest_topics_skip_non_topic_intents():
     assert closest_topics(ranking) == ["pain", "recovery"]
 
 
-def test_turn_payload_has_the_contract_fields():
-    assert turn_payload("answer", topic="pain", procedure=None, sources=["health_library"]) == {
-        "type": "answer", "topic": "pain", "procedure": None,
-        "urgency": "routine", "sources": ["health_library"],
-    }
+def test_more_and_a_lone_option_number_are_dialogue_keywords_and_nothing_else_is():
+    assert [keyword_intent(text) for text in ("MORE", " more. ", "1", "2 ")] == [ASK_MORE, ASK_MORE, CHOOSE_OPTION, CHOOSE_OPTION]
+    assert [keyword_intent(text) for text in ("more pain?", "0", "12", "1 week", "/ask_risks")] == [None] * 5
 
 
 def test_procedure_entities_are_made_canonical():

@@ -15,15 +15,11 @@ from assistant import gsm7
 from assistant.knowledge.load import SMS_MAX_SEPTETS, KnowledgeError, load_knowledge, read_knowledge
 from assistant.knowledge.query import find_answer, topic_titles
 from assistant.knowledge.schema import Answer, Fact, Source, Topic
-from assistant.replies import fill_contacts
+from assistant.reply_texts import fill_contacts
 from assistant.settings import KNOWLEDGE_DIR, PROJECT_ROOT, Contacts, load_contacts
+from assistant.vocabulary import TOPICS
 
-CONTRACT_TOPICS = [
-    "overview", "difference", "conditions", "candidacy", "preparation", "anesthesia",
-    "procedure", "duration", "pain", "effectiveness", "risks", "hospital_stay", "recovery",
-    "warning_signs", "cement", "multiple_fractures", "alternatives", "prevention",
-    "questions_for_doctor",
-]
+CONTRACT_TOPICS = list(TOPICS)
 LEAFLETS = PROJECT_ROOT.parent / "shared" / "sources"
 
 

@@ -18,7 +18,7 @@ from assistant.db import engine_for
 from assistant.escalations import escalations_for, record_escalation
 from assistant.privacy import FORGET_ACTION
 from tests.helpers import RED_FLAG, NurseApi, Phone, new_sender, tracker_store_for, turn
-from tests.test_actions import ANSWERED_BEFORE, run, tracker
+from tests.test_actions import ANSWERED_BEFORE, respond, tracker
 
 
 def stored_events(assistant, sender: str) -> int:
@@ -192,8 +192,8 @@ def test_the_forget_action_deletes_only_this_patients_escalations(monkeypatch, k
     for sender in (forgotten, kept):
         record_escalation(engine, sender_id=sender, channel="rest", urgency="urgent", signs=["fever"],
                           matched_words=["fever"])
-    messages, custom, _ = run(ActionForgetMe(), tracker("delete_my_data", sender=forgotten, events=ANSWERED_BEFORE))
-    assert messages[0]["response"] == "utter_data_deleted"
+    reply, custom, _, _ = respond(tracker("delete_my_data", sender=forgotten, events=ANSWERED_BEFORE), ActionForgetMe())
+    assert reply.notice("data_deleted")
     assert custom["type"] == "smalltalk"
     assert escalations_for(engine, forgotten) == []
     assert len(escalations_for(engine, kept)) == 1
@@ -201,6 +201,6 @@ def test_the_forget_action_deletes_only_this_patients_escalations(monkeypatch, k
 
 def test_the_forget_action_says_so_when_the_escalations_cannot_be_deleted(monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTANT_DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'kb.db'}")
-    messages, custom, _ = run(ActionForgetMe(), tracker("delete_my_data", events=ANSWERED_BEFORE))
-    assert messages[0]["response"] == "utter_data_partly_deleted"
+    reply, custom, _, _ = respond(tracker("delete_my_data", events=ANSWERED_BEFORE), ActionForgetMe())
+    assert reply.notice("data_partly_deleted")
     assert custom["type"] == "smalltalk"

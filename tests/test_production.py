@@ -95,6 +95,7 @@ def production_env(postgres: LocalPostgres, redis: LocalRedis, run_dir: Path) ->
     return {
         **env,
         "RASA_API_TOKEN": secrets.token_hex(16),
+        "REST_API_TOKEN": secrets.token_hex(16),
         "CORS_ORIGINS": ALLOWED_ORIGIN,
         "POSTGRES_HOST": "127.0.0.1",
         "POSTGRES_PORT": str(postgres.port),
@@ -150,6 +151,7 @@ def send(
         response = requests.post(
             f"{base_url or production.url}/webhooks/rest/webhook",
             json={"sender": sender, "message": message}, timeout=REQUEST_TIMEOUT,
+            headers={"Authorization": f"Bearer {production.env['REST_API_TOKEN']}"},
         )
     except requests.RequestException as error:
         turn.error = type(error).__name__
@@ -253,8 +255,9 @@ def test_the_launcher_refuses_to_serve_the_api_without_a_token(tmp_path):
         "REDIS_URL=redis://127.0.0.1:6379/0\n"
     )
     cases = {
-        "no token": (settings, "RASA_API_TOKEN"),
-        "any origin": (settings + "RASA_API_TOKEN=abc\nCORS_ORIGINS=*\n", "CORS_ORIGINS"),
+        "no token": (settings + "REST_API_TOKEN=def\n", "RASA_API_TOKEN"),
+        "any origin": (settings + "REST_API_TOKEN=def\nRASA_API_TOKEN=abc\nCORS_ORIGINS=*\n", "CORS_ORIGINS"),
+        "open REST webhook": (settings + "RASA_API_TOKEN=abc\n", "REST_API_TOKEN"),
     }
     for case, (content, named) in cases.items():
         env_file = tmp_path / f"{case.replace(' ', '-')}.env"
@@ -280,6 +283,13 @@ def test_the_api_needs_the_token_and_cors_allows_only_configured_origins(product
         assert production.tracker(sender)
     for replica in production.stack.config.replica_urls:
         assert requests.get(f"{replica}/conversations/{sender}/tracker", timeout=30).status_code == 401
+    # The REST webhook writes into the conversation its caller names: it needs its own token.
+    for headers in ({}, {"Authorization": "Bearer guess"}):
+        refused = requests.post(
+            f"{production.url}/webhooks/rest/webhook", json={"sender": sender, "message": "my private question"},
+            headers=headers, timeout=30,
+        )
+        assert refused.status_code == 401 and "private" not in refused.text
 
     def preflight(origin: str) -> requests.Response:
         return requests.options(

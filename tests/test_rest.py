@@ -75,13 +75,22 @@ def test_not_understood_says_so_and_offers_topics_and_the_nurse_line(assistant):
         offered += [m["buttons"] for m in messages if m.get("buttons")]
     assert offered, "no vague message got suggestions"
     for buttons in offered:
-        assert len(buttons) == 2
-        assert all(button["payload"].startswith("/ask_") for button in buttons)
+        assert [button["payload"] for button in buttons] == ["1", "2"]
 
 
 def test_a_suggestion_button_answers_its_topic(assistant):
-    _, custom, _ = turn(assistant, new_sender(), "/ask_recovery")
-    assert (custom["type"], custom["topic"]) == ("answer", "recovery")
+    sender = new_sender()
+    for message in ("is that normal", "my back", "is it ok", "hmm"):
+        _, _, messages = turn(assistant, sender, message)
+        buttons = next((m["buttons"] for m in messages if m.get("buttons")), None)
+        if buttons:
+            break
+    assert buttons, "no vague message got suggestions"
+    texts, custom, _ = turn(assistant, sender, buttons[1]["payload"])
+    assert custom["type"] == "answer" and custom["topic"] and custom["sources"]
+    assert not any("not sure I understood" in text for text in texts)
+    _, again, _ = turn(assistant, sender, "MORE")
+    assert (again["type"], again["topic"]) == ("answer", custom["topic"])
 
 
 @pytest.mark.parametrize(
@@ -94,3 +103,20 @@ def test_conversation_turns(assistant, message, kind):
     assert custom["type"] == kind
     if kind == "handoff":
         assert any(load_contacts().nurse_phone in text for text in texts)
+
+
+@pytest.mark.parametrize("typed", ["/triage_emergency", "/delete_my_data", "/ask_risks", "/choose_option", "  /greet"])
+def test_a_typed_intent_shortcut_is_only_text(assistant, knowledge_db_url, typed):
+    """Rasa reads "/intent" as an intent; typed by a patient it is classified as text."""
+    from assistant.db import engine_for
+    from assistant.escalations import escalations_for
+
+    sender = new_sender()
+    turn(assistant, sender, "how long does kyphoplasty take?")
+    texts, custom, _ = turn(assistant, sender, typed)
+    assert custom["type"] in ("fallback", "smalltalk", "answer") and custom["urgency"] == "routine"
+    assert not any("deleted" in text for text in texts)
+    assert escalations_for(engine_for(knowledge_db_url), sender) == []
+    # The conversation was not deleted: a follow-up still has a topic to follow.
+    _, follow_up, _ = turn(assistant, sender, "and vertebroplasty?")
+    assert (follow_up["type"], follow_up["procedure"]) == ("answer", "vertebroplasty")

@@ -1,21 +1,21 @@
-"""The shared turn wrapper (channels/turns.py) on its own: what a channel sends back."""
+"""The shared turn wrapper (channels/turns.py) on its own: the reply a channel gets back."""
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
-from assistant.replies import turn_payload
-from assistant.settings import load_contacts
 from assistant.inbound import MAX_MESSAGE_CHARS
-from channels.turns import TurnCollector, run_turn
+from assistant.reply import Reply
+from assistant.reply_texts import load_reply_texts
+from channels.turns import run_turn
 
 PATIENT_TEXT = "I had kyphoplasty and my neighbour Jane Doe says hi"
+RED_FLAG = "I had kyphoplasty yesterday and now I have chest pain"
 
 
-def turn(on_new_message) -> list[dict]:
-    collector = TurnCollector()
-    asyncio.run(run_turn(on_new_message, collector, PATIENT_TEXT, "wrapper-test", "rest"))
-    return collector.messages
+def turn(on_new_message, text: str = PATIENT_TEXT) -> Reply:
+    return asyncio.run(run_turn(on_new_message, text, "wrapper-test", "rest"))
 
 
 def test_a_turn_that_raises_gets_the_apology_and_logs_the_type_only(caplog):
@@ -23,21 +23,54 @@ def test_a_turn_that_raises_gets_the_apology_and_logs_the_type_only(caplog):
         raise RuntimeError(f"could not store {message.text}")
 
     with caplog.at_level(logging.DEBUG):
-        messages = turn(failing)
-    assert [m.get("custom") for m in messages if "custom" in m] == [turn_payload("fallback")]
-    assert load_contacts().nurse_phone in messages[0]["text"]
+        reply = turn(failing)
+    assert reply.kind == "fallback" and reply.notice("answer_unavailable")
     assert "RuntimeError" in caplog.text and "Jane Doe" not in caplog.text
 
 
-def test_a_turn_with_its_custom_object_gets_nothing_added():
+def test_the_reply_the_action_server_sent_is_the_turns_reply():
+    sent = Reply(kind="smalltalk", message="Hello!")
+
     async def answering(message):
         await message.output_channel.send_response(
-            message.sender_id, {"text": "An answer.", "custom": turn_payload("answer", topic="duration")}
+            message.sender_id, {"text": "Hello!", "custom": {"reply": sent.as_dict()}}
         )
 
-    messages = turn(answering)
-    assert [m.get("text") for m in messages if "text" in m] == ["An answer."]
-    assert [m["custom"]["type"] for m in messages if "custom" in m] == ["answer"]
+    assert turn(answering) == sent
+
+
+def test_a_red_flag_gets_its_advice_within_the_deadline_when_the_turn_hangs(monkeypatch):
+    monkeypatch.setenv("TURN_ADVICE_DEADLINE", "0.3")
+    monkeypatch.setenv("TURN_REPLY_DEADLINE", "5")
+
+    async def hanging(message):
+        await asyncio.sleep(60)
+
+    started = time.monotonic()
+    reply = turn(hanging, RED_FLAG)
+    assert time.monotonic() - started < 2
+    assert reply.kind == "triage" and reply.advice.urgency == "emergency" and "chest pain" in reply.advice.text
+    assert reply.notices == ()  # the advice alone: nothing dilutes it
+
+
+def test_another_message_waits_for_its_answer_up_to_the_reply_deadline(monkeypatch):
+    monkeypatch.setenv("TURN_ADVICE_DEADLINE", "0.2")
+    monkeypatch.setenv("TURN_REPLY_DEADLINE", "0.6")
+    sent = Reply(kind="smalltalk", message="Hello!")
+
+    async def slow(message):
+        await asyncio.sleep(0.4)
+        await message.output_channel.send_response(message.sender_id, {"custom": {"reply": sent.as_dict()}})
+
+    assert turn(slow) == sent
+
+    async def hanging(message):
+        await asyncio.sleep(60)
+
+    started = time.monotonic()
+    reply = turn(hanging)
+    assert 0.5 < time.monotonic() - started < 2
+    assert reply.advice is None and reply.notice("answer_unavailable").text == load_reply_texts().notices["answer_unavailable"]
 
 
 def test_the_text_reaches_the_assistant_cleaned():
@@ -46,6 +79,5 @@ def test_the_text_reaches_the_assistant_cleaned():
     async def recording(message):
         received.append(message.text)
 
-    collector = TurnCollector()
-    asyncio.run(run_turn(recording, collector, "hello\x00world" + "x" * 9000, "wrapper-test-2", "rest"))
-    assert received[0].startswith("hello world") and len(received[0]) == MAX_MESSAGE_CHARS
+    turn(recording, "/triage_emergency hello\x00world" + "x" * 9000)
+    assert received[0].startswith("triage_emergency hello world") and len(received[0]) == MAX_MESSAGE_CHARS

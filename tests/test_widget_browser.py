@@ -180,10 +180,8 @@ def test_conversation_survives_a_reload_and_continues(assistant, new_page):
     def watch(socket):
         def received(payload):
             text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
-            if text.startswith('42["bot_uttered"'):
-                body = json.loads(text[2:])[1]
-                if "custom" in body:
-                    turn_summaries.append(body["custom"])
+            if text.startswith('42["turn_summary"'):
+                turn_summaries.append(json.loads(text[2:])[1])
         socket.on("framereceived", received)
 
     page.on("websocket", watch)
@@ -398,7 +396,7 @@ def test_scripted_server_messages(new_page):
     assert emitted(page) == [["session_request", {"session_id": None}]]
     fire(page, "session_confirm", "session-0123456789")
     disclaimer = "I share general information. It is not medical advice. In an emergency, call 911."
-    fire(page, "bot_uttered", {"text": disclaimer, "disclaimer": True})
+    fire(page, "bot_uttered", {"text": disclaimer, "role": "disclaimer", "notice": "disclaimer"})
     expect(page.locator("[data-disclaimer]")).to_have_text(disclaimer)
     assert page.evaluate("localStorage.getItem('spineAssistant.session')") == "session-0123456789"
 
@@ -407,14 +405,15 @@ def test_scripted_server_messages(new_page):
     page.keyboard.press("Enter")
     expect(page.locator(".sa-typing")).to_be_visible()
     assert emitted(page)[-1] == ["user_uttered", {"message": "blorp fizzle wug", "session_id": "session-0123456789"}]
-    fire(page, "bot_uttered", {"text": "I am not sure I understood. Did you mean one of these?", "quick_replies": [
-        {"content_type": "text", "title": "Recovery", "payload": "/ask_recovery"},
-        {"content_type": "text", "title": "Risks <b>and</b> side effects", "payload": "/ask_risks"},
+    fire(page, "bot_uttered", {"text": "I am not sure I understood. Did you mean one of these?", "role": "message",
+                               "quick_replies": [
+        {"content_type": "text", "title": "Recovery", "payload": "1"},
+        {"content_type": "text", "title": "Risks <b>and</b> side effects", "payload": "2"},
     ]})
     expect(page.locator(".sa-typing")).to_be_hidden()
-    fire(page, "bot_uttered", {"custom": {"type": "fallback", "topic": None, "procedure": None,
-                                          "urgency": "routine", "sources": []}})
-    fire(page, "bot_uttered", {"text": disclaimer})  # the first reply's disclaimer: not shown twice
+    fire(page, "turn_summary", {"type": "fallback", "topic": None, "procedure": None, "urgency": "routine", "sources": []})
+    # The first reply's disclaimer, by its role: not shown twice.
+    fire(page, "bot_uttered", {"text": disclaimer, "role": "disclaimer", "notice": "disclaimer"})
     expect(page.get_by_text(disclaimer)).to_have_count(1)
     buttons = page.locator(".sa-quick-reply")
     expect(buttons).to_have_text(["Recovery", "Risks <b>and</b> side effects"])
@@ -424,7 +423,7 @@ def test_scripted_server_messages(new_page):
     expect(buttons.first).to_be_focused()
     shot(page, "widget-suggestions")
     page.keyboard.press("Enter")
-    assert emitted(page)[-1] == ["user_uttered", {"message": "/ask_recovery", "session_id": "session-0123456789"}]
+    assert emitted(page)[-1] == ["user_uttered", {"message": "1", "session_id": "session-0123456789"}]
     expect(page.locator(".sa-row--user .sa-msg-text").last).to_have_text("Recovery")
     expect(page.locator(".sa-quick-reply")).to_have_count(0)
     expect(page.locator(".sa-input")).to_be_focused()
@@ -439,11 +438,13 @@ def test_scripted_server_messages(new_page):
     page.keyboard.press("Enter")
     advice = ("You mentioned redness and swelling. Please contact your doctor today, or call the "
               "Riverside Spine Clinic nurse line at 555-0100. If you think it is an emergency, call 911.")
-    fire(page, "bot_uttered", {"text": advice})
-    fire(page, "bot_uttered", {"custom": {"type": "triage", "topic": "recovery", "procedure": "kyphoplasty",
-                                          "urgency": "urgent", "sources": ["health_library"]}})
-    fire(page, "bot_uttered", {"text": "Most people go home the same day. <script>window.__xss=1</script>"})
-    fire(page, "bot_uttered", {"text": "Source: Vertebroplasty and Kyphoplasty; Vertebral Augmentation"})
+    fire(page, "bot_uttered", {"text": advice, "role": "advice", "urgency": "urgent"})
+    body = "Most people go home the same day. <script>window.__xss=1</script>"
+    sources = ["Vertebroplasty and Kyphoplasty", "Vertebral Augmentation"]
+    fire(page, "bot_uttered", {"text": f"{body}\n\nSource: {'; '.join(sources)}", "role": "answer", "body": body,
+                               "sources": sources})
+    fire(page, "turn_summary", {"type": "triage", "topic": "recovery", "procedure": "kyphoplasty",
+                                "urgency": "urgent", "sources": ["health_library"]})
     urgent = page.locator(".sa-msg[data-urgency='urgent']")
     expect(urgent).to_have_class(re.compile(r"\bsa-msg--urgent\b"))
     expect(urgent).to_have_attribute("role", "alert")

@@ -21,7 +21,8 @@ class WidgetClient:
         requested = session_request.get("session_id") if isinstance(session_request, dict) else None
         self.is_new = self.session_id != requested
         if self.is_new:
-            assert "not medical advice" in self.next_event()[1]["text"]  # the disclaimer
+            event, disclaimer = self.next_event()
+            assert disclaimer["role"] == "disclaimer" and "not medical advice" in disclaimer["text"]
 
     def next_event(self) -> list:
         return self.client.receive(timeout=TURN_TIMEOUT)
@@ -29,18 +30,20 @@ class WidgetClient:
     def emit(self, event: str, data) -> None:
         self.client.emit(event, data)
 
-    def replies_until_custom(self) -> list[dict]:
-        """bot_uttered messages up to the one carrying the turn's `custom` object."""
+    def replies_until_summary(self) -> list[dict]:
+        """The turn's bot_uttered messages, then its summary as a last {"custom": ...} item,
+        the shape of the REST channel's list."""
         messages = []
-        while not messages or "custom" not in messages[-1]:
+        while True:
             event, data = self.next_event()
+            if event == "turn_summary":
+                return [*messages, {"custom": data}]
             assert event == "bot_uttered", (event, data)
             messages.append(data)
-        return messages
 
     def say(self, text) -> list[dict]:
         self.emit("user_uttered", {"session_id": self.session_id, "message": text})
-        return self.replies_until_custom()
+        return self.replies_until_summary()
 
     def close(self) -> None:
         # Without waiting for the pending long-poll to return (up to the 25 s ping interval).

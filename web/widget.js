@@ -59,7 +59,6 @@
   var MAX_ENTRIES = 300;
   var MAX_MESSAGE_CHARS = 1000;
   var OFFLINE_TEXT = "Can't reach the assistant right now. Retrying...";
-  var SOURCE_PREFIX = "Source: ";
   var URGENCY_LABELS = {
     emergency: "Emergency",
     urgent: "Contact your doctor today"
@@ -362,9 +361,6 @@
       bubble.appendChild(el("p", { className: "sa-msg-text", text: entry.text }));
     }
     var row = el("div", { className: "sa-row sa-row--bot" }, [bubble]);
-    if (!entry.text) {
-      bubble.hidden = true; // a sources line with no answer bubble before it
-    }
 
     if (entry.sources && entry.sources.length) {
       var sources = el("p", { className: "sa-sources" }, [
@@ -443,13 +439,10 @@
 
   // ---------------------------------------------------------------- conversation logic
 
-  function disclaimerText() {
-    for (var i = 0; i < entries.length; i++) {
-      if (entries[i].role === "notice") {
-        return entries[i].text;
-      }
-    }
-    return null;
+  function disclaimerShown() {
+    return entries.some(function (entry) {
+      return entry.role === "notice";
+    });
   }
 
   function lastUserIndex() {
@@ -461,110 +454,44 @@
     return -1;
   }
 
-  /** Index of the latest bot message with text in the current turn, or -1. */
-  function lastBotIndexThisTurn() {
-    var start = lastUserIndex();
-    for (var i = entries.length - 1; i > start; i--) {
-      if (entries[i].role === "bot" && entries[i].text) {
-        return i;
-      }
-    }
-    return -1;
-  }
-
-  function firstBotIndexThisTurn() {
-    for (var i = lastUserIndex() + 1; i < entries.length; i++) {
-      if (entries[i].role === "bot" && entries[i].text) {
-        return i;
-      }
-    }
-    return -1;
-  }
-
-  function parseSources(line) {
-    return line
-      .slice(SOURCE_PREFIX.length)
-      .split(";")
-      .map(function (title) {
-        return title.trim();
-      })
-      .filter(Boolean);
-  }
-
-  function attachSources(titles) {
-    if (!titles.length) {
-      return;
-    }
-    var index = lastBotIndexThisTurn();
-    if (index >= 0) {
-      entries[index].sources = (entries[index].sources || []).concat(titles);
-      updateEntry(index);
-    } else {
-      addEntry({ role: "bot", text: "", sources: titles });
-    }
-  }
-
-  function handleBotText(text, quickReplies) {
-    text = text.trim();
-    var disclaimer = disclaimerText();
-    if (disclaimer && text === disclaimer.trim()) {
-      return; // the first reply repeats the disclaimer shown at session start
-    }
-    if (text.indexOf(SOURCE_PREFIX) === 0) {
-      attachSources(parseSources(text));
-      return;
-    }
-    // A text that carries its sources line itself (not split into parts).
-    var sourcesAt = text.lastIndexOf("\n" + SOURCE_PREFIX);
-    var sources = [];
-    if (sourcesAt >= 0) {
-      sources = parseSources(text.slice(sourcesAt + 1));
-      text = text.slice(0, sourcesAt).trim();
-    }
-    var replies = (quickReplies || [])
+  function quickRepliesOf(data) {
+    return (Array.isArray(data.quick_replies) ? data.quick_replies : [])
       .filter(function (reply) {
         return reply && typeof reply.title === "string" && typeof reply.payload === "string";
       })
       .map(function (reply) {
         return { title: reply.title, payload: reply.payload };
       });
-    if (!text && !replies.length) {
-      attachSources(sources);
-      return;
-    }
-    addEntry({ role: "bot", text: text, sources: sources.length ? sources : undefined, quickReplies: replies });
   }
 
-  function handleTurnSummary(custom) {
-    if (!custom || typeof custom !== "object") {
-      return;
-    }
-    if (custom.type === "triage" && URGENCY_LABELS[custom.urgency]) {
-      var index = firstBotIndexThisTurn();
-      if (index >= 0) {
-        entries[index].urgency = custom.urgency;
-        updateEntry(index);
-      }
-    }
-  }
-
+  /**
+   * One part of the assistant's reply, shown by its role (channels/widget.py): the advice
+   * marked by its urgency, the answer with its sources, the disclaimer once as a notice.
+   */
   function onBotUttered(data) {
-    if (!data || typeof data !== "object") {
+    if (!data || typeof data !== "object" || typeof data.text !== "string" || !data.text.trim()) {
       return;
     }
-    if (typeof data.text === "string" && data.text.trim()) {
-      hideTyping();
-      if (data.disclaimer === true) {
-        if (disclaimerText() !== data.text.trim()) {
-          addEntry({ role: "notice", text: data.text.trim() });
-        }
-      } else {
-        handleBotText(data.text, data.quick_replies);
+    hideTyping();
+    var text = data.text.trim();
+    if (data.role === "disclaimer") {
+      if (!disclaimerShown()) {
+        addEntry({ role: "notice", text: text });
       }
+      return;
     }
-    if (data.custom) {
-      handleTurnSummary(data.custom);
+    if (data.role === "advice") {
+      addEntry({ role: "bot", text: text, urgency: URGENCY_LABELS[data.urgency] ? data.urgency : null });
+      return;
     }
+    if (data.role === "answer" && typeof data.body === "string") {
+      var sources = (Array.isArray(data.sources) ? data.sources : []).filter(function (title) {
+        return typeof title === "string";
+      });
+      addEntry({ role: "bot", text: data.body.trim(), sources: sources.length ? sources : undefined });
+      return;
+    }
+    addEntry({ role: "bot", text: text, quickReplies: quickRepliesOf(data) });
   }
 
   function clearQuickReplies() {
