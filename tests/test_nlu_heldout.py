@@ -10,6 +10,7 @@ from assistant.dialogue import mentioned_procedures, resolve_procedure, topic_fo
 
 HELDOUT = Path(__file__).parent / "data" / "heldout_questions.yml"
 TUNING = Path(__file__).parent / "data" / "tuning_questions.yml"
+REAL_WORLD = Path(__file__).parent / "data" / "realworld_heldout.yml"
 MIN_TOPIC_ACCURACY = 0.95
 MIN_OUT_OF_SCOPE_REJECTED = 0.90
 REJECTING_INTENTS = {"out_of_scope", "nlu_fallback"}
@@ -20,7 +21,8 @@ def load_questions(path: Path = HELDOUT) -> list[dict]:
 
 
 def test_heldout_and_tuning_sets_are_apart_from_training():
-    questions = load_questions() + load_questions(TUNING)
+    real_world = yaml.safe_load(REAL_WORLD.read_text(encoding="utf-8"))["messages"]
+    questions = load_questions() + load_questions(TUNING) + real_world
     assert sum(1 for q in load_questions() if q["topic"]) >= 150
     trained = set()
     for path in Path(__file__).parents[1].glob("data/nlu/*.yml"):
