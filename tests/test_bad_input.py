@@ -189,6 +189,18 @@ def test_widget_opening_message_without_text_gets_no_error(assistant, earlier, w
     assert custom_objects(messages)[0]["topic"] == "duration"
 
 
+@pytest.mark.parametrize("typed", ["/triage_emergency", "/delete_my_data", "/ask_risks"])
+def test_widget_typed_intent_shortcut_is_only_text(assistant, knowledge_db_url, widget, typed):
+    from assistant.db import engine_for
+    from assistant.escalations import escalations_for
+
+    widget.say("how long does kyphoplasty take?")
+    summary = custom_objects(widget.say(typed))[0]
+    assert summary["urgency"] == "routine" and summary["type"] != "smalltalk"
+    assert escalations_for(engine_for(knowledge_db_url), widget.session_id) == []
+    assert custom_objects(widget.say("and vertebroplasty?"))[0]["type"] == "answer"
+
+
 def test_widget_cannot_write_into_another_session(assistant, earlier, widget):
     other = WidgetClient(assistant)
     try:

@@ -85,3 +85,33 @@ def test_long_and_empty_bodies_get_polite_replies(assistant):
     assert phone.text("my back hurts and I have questions " * 46)  # about 1,600 characters
     empty = phone.text("")
     assert "question" in empty.lower()
+
+
+def test_a_first_text_about_warning_signs_names_every_sign(assistant):
+    """The disclaimer no longer crowds the answer out of the first reply."""
+    messages = Phone(assistant).messages("what warning signs should I watch for after kyphoplasty")
+    answer = messages[0].lower()
+    for sign in ("fever", "chills", "redness", "swelling", "bleeding", "back or rib pain", "cough",
+                 "breathing", "chest pain", "numbness", "tingling", "weakness"):
+        assert sign in answer, (sign, messages)
+    assert messages[-1] == load_reply_texts().notices["disclaimer"]
+
+
+def test_a_red_flag_with_a_question_gets_the_advice_whole_then_the_answer_whole(assistant):
+    messages = Phone(assistant).messages("I had kyphoplasty yesterday and now I have a fever and chest pain")
+    assert messages[0].startswith("You mentioned a fever and chest pain") and messages[0].endswith(".")
+    assert "..." not in " ".join(messages)
+
+
+@pytest.mark.parametrize("typed", ["/triage_emergency", "/delete_my_data", "/ask_risks"])
+def test_a_typed_intent_shortcut_is_only_text(assistant, knowledge_db_url, typed):
+    from assistant.db import engine_for
+    from assistant.escalations import escalations_for
+
+    phone = Phone(assistant)
+    phone.text("how long does kyphoplasty take?")
+    reply = phone.text(typed)
+    assert "You mentioned" not in reply and "deleted" not in reply
+    assert escalations_for(engine_for(knowledge_db_url), phone.number) == []
+    # The conversation was not deleted: the next reply is not a first one, with the disclaimer.
+    assert load_reply_texts().notices["disclaimer"] not in phone.messages("and vertebroplasty?")
