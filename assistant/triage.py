@@ -104,7 +104,10 @@ class Engine:
 
 @lru_cache(maxsize=1)
 def engine() -> Engine:
-    rules = load_rules()
+    return build_engine(load_rules())
+
+
+def build_engine(rules: TriageRules) -> Engine:
     nlp = spacy.blank("en")
     for word in rules.keep_whole:
         for variant in {word, word.capitalize(), word.upper()}:
