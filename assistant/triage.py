@@ -184,7 +184,7 @@ def find_cues(doc: Doc, found: Engine) -> list[Cue]:
             for index in range(start, end):
                 ends_here[index].add(found.context_rules[key].entry.kind)
         elif key.startswith("pseudo:"):
-            pseudo.append((start, end))
+            pseudo.append((start, end, set(found.context_rules[key].entry.categories)))
     cues = []
     for key, start, end in matches:
         if not key.startswith("rule:"):
@@ -193,7 +193,8 @@ def find_cues(doc: Doc, found: Engine) -> list[Cue]:
         stops = set(rule.terminated_by)
         if any(ends_here[index] & stops for index in range(start + 1, end - 1)):
             continue  # a cue never spans a terminator that would end its own scope
-        if any(start < pseudo_end and pseudo_start < end for pseudo_start, pseudo_end in pseudo):
+        if any(start < pseudo_end and pseudo_start < end and rule.category in blocked
+               for pseudo_start, pseudo_end, blocked in pseudo):
             continue
         if rule.only_at_start and not opens_part(doc, start, stops, ends_here):
             continue

@@ -127,6 +127,7 @@ class CategoryEntry(Strict):
 class PseudoRule(Strict):
     literal: StrictStr
     pattern: Pattern
+    categories: list[StrictStr]  # the categories of the cues it blocks
 
 
 class ContextRule(Strict):
@@ -365,9 +366,13 @@ def load_context(path: Path, classes: dict[str, WordClass], signs: dict[str, Sig
         unknown = set(rule.entry.allowed_signs or []) | set(rule.entry.excluded_signs)
         if unknown - set(signs):
             raise TriageRulesError(f"{where}: unknown signs {sorted(unknown - set(signs))}")
+    pseudo = rules_of("pseudo", PseudoRule)
+    for index, rule in enumerate(pseudo):
+        if not rule.entry.categories or set(rule.entry.categories) - set(names):
+            raise TriageRulesError(f"{path.name}: pseudo[{index}] ({rule.entry.literal!r}): categories must name categories {names}")
     if not any(rule.entry.category == entry.category for rule in rules for entry in discounting):
         raise TriageRulesError(f"{path.name}: no rule discounts anything")
-    return tuple(terminators), tuple(discounting), tuple(cancelling), tuple(rules_of("pseudo", PseudoRule)), tuple(rules)
+    return tuple(terminators), tuple(discounting), tuple(cancelling), tuple(pseudo), tuple(rules)
 
 
 def source_ids(path: Path = SOURCES_FILE) -> set[str]:
