@@ -134,11 +134,11 @@ def warning_sign(sign: str) -> WarningSign:
 def token_in(token: Token, word_class: WordClass) -> bool:
     if word_class.words is not None:
         return token.lower_ in {word.lower() for word in word_class.words}
-    return word_class.regex is not None and bool(spacy_regex(word_class.regex).match(token.lower_))
+    return word_class.regex is not None and bool(whole_token_regex(word_class.regex).match(token.lower_))
 
 
 @lru_cache(maxsize=None)
-def spacy_regex(pattern: str) -> re.Pattern:
+def whole_token_regex(pattern: str) -> re.Pattern:
     return re.compile(f"^(?:{pattern})$")
 
 
@@ -230,7 +230,7 @@ def judge(sign: Sign, mention: Span, cues: list[Cue], rules: TriageRules) -> Fin
     reaching = [
         cue for cue in cues
         if cue.rule.applies_to_sign(name) and cue.reaches(mention)
-        and not (sign.entry.own_negation and cue.rule.category == "denied" and cue.overlaps(mention))
+        and not (cue.rule.category in sign.entry.cues_inside_ignored and cue.overlaps(mention))
     ]
     present = {cue.rule.category for cue in reaching}
     for category in rules.discounting:

@@ -87,7 +87,7 @@ class SignEntry(Strict):
     misspellings: list[StrictStr] = []
     patterns: list[Pattern] = []
     ignore_when: list[IgnoreRule] = []
-    own_negation: StrictBool = False
+    cues_inside_ignored: list[StrictStr] = []
     superseded_by: list[StrictStr] = []
 
     @root_validator(skip_on_failure=True)
@@ -385,6 +385,10 @@ def load_rules(directory: Path = TRIAGE_DIR, sources: Path = SOURCES_FILE) -> Tr
     signs = load_signs(directory / "signs.yml", words.classes)
     policy = load_policy(directory / "clinic_policy.yml", signs, source_ids(sources))
     terminators, discounting, cancelling, pseudo, rules = load_context(directory / "context.yml", words.classes, signs)
+    categories = {entry.category for entry in discounting + cancelling}
+    for name, sign in signs.items():
+        if set(sign.entry.cues_inside_ignored) - categories:
+            raise TriageRulesError(f"signs.yml: {name}: cues_inside_ignored names categories not in context.yml")
     return TriageRules(
         tuple(words.keep_whole), words.classes, signs, policy, terminators, discounting, cancelling, pseudo, rules
     )
