@@ -115,6 +115,8 @@ def test_reported_signs_are_not_listed_as_discounted():
         ("I signed the consent for mum's vertebroplasty, she had it this morning and now she's short of breath",
          EMERGENCY),
         ("the fracture was the reason for his kyphoplasty, since it his back pain is getting worse", URGENT),
+        ("her back pain is much worse since the fall", URGENT),
+        ("Dad was booked for vertebroplasty and had it done on Thursday. His back pain is getting worse.", URGENT),
     ],
 )
 def test_a_present_report_after_family_background_is_still_raised(text, urgency):
