@@ -72,7 +72,8 @@ class Triage:
             "words": [finding.words for finding in self.reported],
             "discounted": [
                 {"sign": finding.sign, "label": warning_sign(finding.sign).label, "words": finding.words,
-                 "reason": finding.reason, "rule": finding.rule, "cue": finding.cue, "context": finding.context}
+                 "reason": finding.reason, "reason_shown": reason_shown(finding.reason), "rule": finding.rule,
+                 "cue": finding.cue, "context": finding.context}
                 for finding in self.discounted
             ],
         }
@@ -129,6 +130,11 @@ def build_engine(rules: TriageRules) -> Engine:
 def warning_sign(sign: str) -> WarningSign:
     """A sign's label, the clinic's urgency for it and the leaflet it rests on."""
     return engine().rules.policy[sign]
+
+
+def reason_shown(category: str) -> str:
+    """How the nurse console words a discounting category: "asked about" for question."""
+    return next(entry.shown_as for entry in engine().rules.discounting if entry.category == category)
 
 
 def token_in(token: Token, word_class: WordClass) -> bool:

@@ -96,7 +96,7 @@ def test_a_denial_shows_the_nurse_which_rule_denied_it():
     discounted = assess("no fever, just sore where the needle went").as_dict()["discounted"]
     assert discounted == [{
         "sign": "fever", "label": warning_sign("fever").label, "words": "fever", "reason": "denied",
-        "rule": discounted[0]["rule"], "cue": "no", "context": "no fever",
+        "reason_shown": "denied", "rule": discounted[0]["rule"], "cue": "no", "context": "no fever",
     }]
     assert "no" in discounted[0]["rule"]
 
