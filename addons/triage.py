@@ -14,12 +14,16 @@ from rasa.shared.nlu.training_data.message import Message
 
 from addons.message_rule import MessageRule
 from assistant.dialogue import is_question_intent, triage_intent
-from assistant.triage import ROUTINE, assess
+from assistant.triage import ROUTINE, assess, engine
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class RedFlagTriage(MessageRule):
-    """Adds `triage` (urgency, signs, matched words) to every parsed message."""
+    """Adds `triage` (urgency, signs, matched words, discounted mentions) to every parsed message."""
+
+    def __init__(self) -> None:
+        # The rules are read and checked as the server starts: a bad file stops it, naming the entry.
+        engine()
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

@@ -10,7 +10,7 @@ from assistant.dialogue import mentioned_procedures, resolve_procedure, topic_fo
 from assistant.knowledge.query import find_answer, topic_titles
 from assistant.reply_texts import fill_contacts
 from assistant.settings import Contacts
-from assistant.triage import SIGNS
+from assistant.triage import warning_sign
 
 RECOMMENDED_ACTION = {
     "emergency": "Emergency: tell the caller to call {emergency_number} now (or call for them).",
@@ -42,10 +42,12 @@ def assess(parse_data: Mapping, engine: Engine, contacts: Contacts) -> dict:
     return {
         "urgency": triage["urgency"],
         "signs": [
-            {"sign": sign, "label": SIGNS[sign].label, "urgency": SIGNS[sign].urgency}
+            {"sign": sign, "label": warning_sign(sign).label, "urgency": warning_sign(sign).urgency}
             for sign in triage.get("signs", [])
         ],
         "matched_words": triage.get("words", []),
+        # Mentions that are not reports, each with the rule that discounted it ("no fever").
+        "discounted": triage.get("discounted", []),
         "recommended_action": fill_contacts(RECOMMENDED_ACTION[triage["urgency"]], contacts),
         "procedure": procedure,
         "answer": None if answer is None else {

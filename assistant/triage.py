@@ -1,11 +1,15 @@
 """Red-flag triage: which warning signs a message reports, and how urgent they are.
 
-Explainable rules over a spaCy doc: token patterns find symptom mentions (with lay
-words and common misspellings), then a NegEx-style pass over the same clause
-decides whether each mention is a report ("my chest hurts") or not: denied ("no
-fever"), asked about ("can it cause numbness?"), hypothetical ("what if I get a
-fever?") or history ("numbness from a pinched nerve"). When in doubt about a
-statement, it counts as a report: under-triage is the failure that matters.
+The rules are reviewed data (data/triage/, loaded by assistant/triage_rules.py); this is
+the engine. spaCy's Matcher finds the signs' mentions on a blank English tokenizer, then
+ConText-style cues decide whether each mention is a report: a cue's scope runs in its
+direction up to a terminator, and the first discounting category in precedence order
+whose cue reaches the mention (and is not cancelled, e.g. history by "since the
+procedure") says why it is not a report: denied ("no fever"), history, background to the
+procedure, hypothetical, question or possibility. Every discounted finding keeps the rule
+and the cue that discounted it. A mention nothing discounts is a report: under-triage is
+the failure that matters. Which urgency a sign calls for is the clinic's policy
+(data/triage/clinic_policy.yml).
 """
 from __future__ import annotations
 
@@ -15,223 +19,16 @@ from functools import lru_cache
 
 import spacy
 from spacy.matcher import Matcher
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
-EMERGENCY, URGENT, ROUTINE = "emergency", "urgent", "routine"
-URGENCY_ORDER = {ROUTINE: 0, URGENT: 1, EMERGENCY: 2}
+from assistant.triage_rules import ContextRule, Rule, Sign, TriageRules, WarningSign, WordClass, load_rules
+from assistant.vocabulary import EMERGENCY, ROUTINE, URGENCY_RANK, URGENT
 
+__all__ = ["EMERGENCY", "URGENT", "ROUTINE", "Finding", "Triage", "assess", "warning_sign"]
 
-@dataclass(frozen=True)
-class Sign:
-    urgency: str
-    label: str  # how the reply names it back: "You mentioned chest pain."
-
-
-SIGNS: dict[str, Sign] = {
-    "chest_pain": Sign(EMERGENCY, "chest pain"),
-    "breathing_trouble": Sign(EMERGENCY, "trouble breathing"),
-    "leg_weakness": Sign(EMERGENCY, "sudden weakness or not being able to move the legs"),
-    "paralysis": Sign(EMERGENCY, "paralysis"),
-    "collapse": Sign(EMERGENCY, "collapsing or fainting"),
-    "declared_emergency": Sign(EMERGENCY, "an emergency"),
-    "fever": Sign(URGENT, "a fever"),
-    "chills": Sign(URGENT, "chills"),
-    "redness": Sign(URGENT, "redness"),
-    "swelling": Sign(URGENT, "swelling"),
-    "increasing_pain": Sign(URGENT, "pain that is getting worse"),
-    "bleeding": Sign(URGENT, "bleeding"),
-    "discharge": Sign(URGENT, "discharge from the wound"),
-    "severe_back_pain": Sign(URGENT, "severe back or rib pain"),
-    "cough": Sign(URGENT, "a cough"),
-    "numbness": Sign(URGENT, "numbness"),
-    "tingling": Sign(URGENT, "tingling"),
-    "weakness": Sign(URGENT, "weakness"),
-}
-
-
-def any_of(*words: str, op: str | None = None) -> dict:
-    token = {"LOWER": {"IN": list(words)}}
-    if op:
-        token["OP"] = op
-    return token
-
-
-def regex(pattern: str, op: str | None = None) -> dict:
-    token = {"LOWER": {"REGEX": f"^(?:{pattern})$"}}
-    if op:
-        token["OP"] = op
-    return token
-
-
-FILLER = {"IS_ALPHA": True, "OP": "?"}
-CHEST = regex(r"che?a?st|chst|chets|cheast|chestt")
-PAIN_NOUN = regex(r"pains?|pian|pains|ache|aches|pressure|tightness|hurting|discomfort")
-HURT_VERB = regex(r"hurts?|hurting|hurted|aches?|aching|burns?|burning|killing|kills")
-PAIN_ANY = regex(r"pains?|pian|paine|ache|aches|aching|hurts?|hurting|sore|soreness")
-OWNER = any_of("my", "her", "his", "their", "the", "both", op="?")
-LEGS = regex(r"legs?|leggs?|feet|foot|knees")
-BREATH = regex(r"breath|breathe|breth|breathing|breating|breathin|breaths|brethe|breahte")
-WORSE = regex(r"worse|worser|worsening|worst|increasing|increased")
-SEVERE = regex(
-    r"severe|severly|severely|terrible|terribly|awful|excruciating|unbearable|horrible|intense|"
-    r"extreme|agonizing|agony|killing|crushing|worst|sharp|stabbing|bad"
-)
-BACK_OR_RIBS = regex(r"back|ribs?|ribcage|spine")
-CANT = regex(r"can't|cant|cnt|cannot|couldn't|couldnt|cudnt|unable|won't|wont|not")
-
-PATTERNS: dict[str, list[list[dict]]] = {
-    "chest_pain": [
-        [CHEST, FILLER, PAIN_NOUN],
-        [CHEST, FILLER, FILLER, HURT_VERB],
-        [PAIN_NOUN, any_of("in", "on", "across"), OWNER, CHEST],
-        [HURT_VERB, any_of("in", "on"), OWNER, CHEST],
-        [CHEST, any_of("feels", "feel", "is", "was"), FILLER, FILLER, FILLER, FILLER, regex(r"tight|heavy|crushed|squeezed|squeezing|crushing")],
-    ],
-    "breathing_trouble": [
-        [regex(r"short|shortness"), any_of("of"), BREATH],
-        [CANT, FILLER, BREATH],
-        [CANT, any_of("catch", "get"), OWNER, BREATH],
-        [regex(r"trouble|difficulty|hard|struggling|struggle|problems?|labored|laboured"), any_of("time", op="?"), any_of("to", "with", op="?"), BREATH],
-        [CANT, any_of("get"), any_of("enough", "any"), any_of("air")],
-        [any_of("no"), any_of("air")],
-        [any_of("out"), any_of("of"), BREATH],
-        [regex(r"breathless|gasping|wheezing|suffocating|choking")],
-        [any_of("not"), BREATH],
-    ],
-    "leg_weakness": [
-        [CANT, FILLER, any_of("move", "feel", "lift", "stand", "walk"), OWNER, FILLER, LEGS],
-        [CANT, any_of("stand", "walk"), regex(r"up|anymore|at"), FILLER],
-        [LEGS, FILLER, regex(r"gave|give|giving|gone"), regex(r"out|way")],
-        [LEGS, FILLER, regex(r"buckled|buckling|collapsed|collapsing")],
-        [LEGS, FILLER, FILLER, FILLER, regex(r"weak|weakness")],
-        [CANT, FILLER, any_of("move"), regex(r"them|it|anything")],
-        [CANT, any_of("get"), FILLER, any_of("to"), any_of("move", "work")],
-        [LEGS, any_of("are", "is", "feel", "feels", "went", "have", "just", op="?"), FILLER, regex(r"dead|limp|useless|floppy")],
-        [LEGS, regex(r"won't|wont|don't|dont|aren't|will not|do"), FILLER, any_of("work", "move", "working", "hold")],
-        [regex(r"sudden|suddenly"), FILLER, FILLER, regex(r"weak|weakness")],
-    ],
-    "paralysis": [
-        [regex(r"paraly[sz]ed|paralysis|paralized|paralised|paralyzd|paralysed|paraplegic")],
-    ],
-    "collapse": [
-        [regex(r"fainted|fainting|faint|fainted|faints|passed|passing|pass|blacked|blacking|blackout|keeled")],
-        [regex(r"collapsed|collapse|collapses|collapsing")],
-        [regex(r"unconscious|unresponsive")],
-        [any_of("out"), any_of("cold")],
-    ],
-    "declared_emergency": [
-        [regex(r"emergency|emergancy|emergeny|emerg|911|999|112|ambulance")],
-        [any_of("dying")],
-    ],
-    "fever": [
-        [regex(r"fever|feaver|fevers|feverish|fevre|fver|fevr|febrile|temperature|temp|temprature|tempreture")],
-        [any_of("burning"), any_of("up")],
-        [regex(r"10[0-4](?:\.\d)?|3[89](?:\.\d)?")],
-    ],
-    "chills": [
-        [regex(r"chills|chill|chilly|chils|shivering|shivers|shiver|shivery|shaking|shakes|rigors|chattering")],
-    ],
-    "redness": [
-        [regex(r"red|redness|reddish|redder|reddening|inflamed")],
-    ],
-    "swelling": [
-        [regex(r"swollen|swelling|swolen|swelled|swollon|sweling|swelling|puffy|puffed|lump|bulge|bulging")],
-    ],
-    "increasing_pain": [
-        [PAIN_ANY, FILLER, FILLER, FILLER, FILLER, FILLER, FILLER, WORSE],
-        [WORSE, FILLER, PAIN_ANY],
-        [PAIN_ANY, regex(r"more|increasing|worse")],
-        [any_of("more"), any_of("and"), any_of("more"), FILLER, PAIN_ANY],
-    ],
-    "bleeding": [
-        [regex(r"bleeding|bleading|bleedin|bleed|bleeds|bled|blood|bloody|hemorrhaging")],
-    ],
-    "discharge": [
-        [regex(r"pus|puss|oozing|ooze|oozes|oozed|discharge|drainage|draining|weeping|seeping|gunk|goo|leaking|leaks|leak")],
-        [regex(r"fluid|liquid|stuff|yellow|green"), FILLER, regex(r"coming|comes|came"), any_of("out")],
-    ],
-    "severe_back_pain": [
-        [SEVERE, FILLER, BACK_OR_RIBS, FILLER, PAIN_ANY],
-        [BACK_OR_RIBS, FILLER, FILLER, regex(r"killing|agony|unbearable|excruciating|terrible|awful|severe")],
-        [regex(r"ribs?|ribcage"), FILLER, PAIN_ANY],
-        [PAIN_ANY, any_of("in", "round", "around", "under", "near", "by", "across"), OWNER, FILLER, regex(r"ribs?|ribcage")],
-    ],
-    "cough": [
-        [regex(r"cough|coughing|coughed|coughs|cougning|caugh|coff|coughin")],
-    ],
-    "numbness": [
-        [regex(r"numb|numbness|numbnes|numbess|numness|num|numbing")],
-        [CANT, any_of("feel"), OWNER, FILLER],
-        [regex(r"no|lost|losing|loss"), any_of("of", op="?"), any_of("feeling", "sensation")],
-    ],
-    "tingling": [
-        [regex(r"tingling|tingly|tingle|tingles|tinglin|prickling|prickly|buzzing")],
-        [any_of("pins"), regex(r"and|&|n"), any_of("needles")],
-    ],
-    "weakness": [
-        [regex(r"weak|weakness|weaker|weakened|weaknes")],
-    ],
-}
-
-# A mention followed by one of these is about bones, not a person: "collapsed vertebra".
-BONE_WORDS = {"vertebra", "vertebrae", "bone", "bones", "disc", "discs", "fracture", "fractures", "spine", "vertebrae's"}
-# Mentions that are never symptoms: "red blood cells", "blood thinners", "blood tests".
-NOT_SYMPTOM_AFTER = {
-    "bleeding": {"thinner", "thinners", "test", "tests", "work", "pressure", "disorder", "disorders", "sugar", "cells", "count"},
-    "collapse": BONE_WORDS,
-    "redness": {"cross"},
-    "declared_emergency": {"room"},
-}
-
-NEGATIONS = {
-    "no", "not", "never", "without", "denies", "deny", "dont", "don't", "doesnt", "doesn't",
-    "didnt", "didn't", "havent", "haven't", "hasnt", "hasn't", "isnt", "isn't", "arent", "aren't",
-    "wasnt", "wasn't", "nor", "none", "nothing", "zero", "free", "nope", "neither",
-}
-# Signs whose own patterns contain a negation word ("can't breathe").
-NEGATION_IS_THE_SIGN = {"breathing_trouble", "leg_weakness", "numbness"}
-QUESTION_STARTERS = {
-    "can", "could", "will", "would", "does", "do", "did", "is", "are", "should", "shall",
-    "what", "how", "why", "when", "which", "who", "may", "might", "any", "whats", "what's",
-    "hows", "isnt", "r", "wat", "wht", "cn", "cud", "wud", "wil", "shud", "shld", "wats", "y",
-}
-# Words that put a mention in a hypothetical up to the next comma: "if I get a fever, ...".
-CONDITIONAL = re.compile(r"\b(if|what if|wat if|in case|incase|suppose|supposing|whether|when|whenever|say (i|she|he|my|we))\b")
-# Asking about risks is not reporting: "is paralysis a real risk?".
-ABOUT_RISK = re.compile(
-    r"\b(risks?|chances?|side effects?|cause|causes|possible|possibility|signs? of|symptoms? of|"
-    r"watch(?:ing)? (?:out )?for|look(?:ing)? out for|expect|normal to|common to|likely|happen|happens|ever|"
-    r"people|someone|anyone|friend said|heard|read that|they say)\b"
-)
-PERSON = (
-    r"\b(i|im|i'm|ive|i've|i am|me|my|she|he|she's|he's|shes|hes|her|his|him|"
-    r"mom|mum|mother|dad|father|husband|wife|son|daughter|grandma|grandpa|grandad|granny|nan|"
-    r"aunt|uncle|sister|brother|partner|patient|caller)\b"
-)
-REPORT = re.compile(
-    PERSON + r".*\b(have|has|having|had|got|gotten|getting|gets|is|are|am|was|were|feel|feels|"
-    r"feeling|felt|started|starting|developed|noticed|keep|keeps|kept|woke|been|running|can't|cant|"
-    r"cnt|cannot|couldn't|couldnt|won't|wont|unable)\b"
-    r"|\b(now|today|tonight|this morning|last night|all day|rn|right now|2day|2nite|since)\b"
-    r"|\bwhy\b.*" + PERSON
-)
-HISTORY = re.compile(
-    r"\b(years? ago|last year|months ago|for (years|decades|ages)|used to|in the past|history of|once|"
-    r"(?<!than )before (my|the|her|his|he|she|i)\b|pinched nerve|always (had|have|has)|chronic|"
-    r"since i was|long time|back in|(19|20)\d\d|last (winter|summer|spring|autumn|fall)|"
-    r"from (a|my|her|his) (pinched|old|heart|arthritis|diabetes|nerve|sciatica|neuropathy)|"
-    r"(?:because|due) (of|to) (my|her|his) (arthritis|diabetes|neuropathy|sciatica|heart|nerve))"
-)
-RECENT = re.compile(
-    r"\b(now|today|tonight|new|newly|started|starting|yesterday|this morning|last night|rn|2day|"
-    r"(after|since) (my|the|her|his|it|kypho\w*|vertebro\w*|surgery|procedure))\b"
-)
-DENIED_AFTER = re.compile(r"\b(gone|went away|no longer|cleared up|stopped|normal|fine|ok|okay|resolved)\b")
-CLAUSE_BREAK = re.compile(r"[.;!?\n,]|\bbut\b|\band\b|\bso\b|\balso\b|\bthen\b|\bplus\b")
-CONTRACTIONS = (
-    "can't cant cnt couldn't couldnt won't wont don't dont doesn't doesnt didn't didnt isn't isnt "
-    "aren't arent wasn't wasnt haven't havent hasn't hasnt im i'm ive i've hes he's shes she's"
-).split()
+MAX_CHARS = 5000  # longer messages are cut: the nurse line reads the whole text anyway
+REPORTED = "reported"
+CONTEXT_SHOWN_TOKENS = 12  # a cue further from its mention than this is shown apart from it
 
 
 @dataclass(frozen=True)
@@ -239,11 +36,14 @@ class Finding:
     sign: str
     words: str  # the words that matched, as the patient wrote them
     reported: bool
-    reason: str  # "reported", or why not: "denied", "question", "hypothetical", "history"
+    reason: str  # "reported", or the discounting category: "denied", "question", ...
+    rule: str | None = None  # the literal of the context rule that discounted it
+    cue: str | None = None  # that rule's words as the patient wrote them ("no")
+    context: str | None = None  # the cue and the mention together, for the nurse ("no fever")
 
     @property
     def urgency(self) -> str:
-        return SIGNS[self.sign].urgency if self.reported else ROUTINE
+        return warning_sign(self.sign).urgency if self.reported else ROUTINE
 
 
 @dataclass(frozen=True)
@@ -256,6 +56,11 @@ class Triage:
         return tuple(finding for finding in self.findings if finding.reported)
 
     @property
+    def discounted(self) -> tuple[Finding, ...]:
+        """Mentions that are not reports; denials are the nurse's pertinent negatives."""
+        return tuple(finding for finding in self.findings if not finding.reported)
+
+    @property
     def signs(self) -> list[str]:
         return list(dict.fromkeys(finding.sign for finding in self.reported))
 
@@ -263,111 +68,214 @@ class Triage:
         return {
             "urgency": self.urgency,
             "signs": self.signs,
-            "labels": [SIGNS[sign].label for sign in self.signs],
+            "labels": [warning_sign(sign).label for sign in self.signs],
             "words": [finding.words for finding in self.reported],
+            "discounted": [
+                {"sign": finding.sign, "label": warning_sign(finding.sign).label, "words": finding.words,
+                 "reason": finding.reason, "reason_shown": reason_shown(finding.reason), "rule": finding.rule,
+                 "cue": finding.cue, "context": finding.context}
+                for finding in self.discounted
+            ],
         }
 
 
+@dataclass(frozen=True)
+class Cue:
+    rule: ContextRule
+    start: int
+    end: int
+    scope: tuple[int, int]  # tokens [start, end) a mention must begin in
+
+    def reaches(self, mention: Span) -> bool:
+        inside = mention.start <= self.start and self.end <= mention.end
+        return inside or self.scope[0] <= mention.start < self.scope[1]
+
+    def overlaps(self, mention: Span) -> bool:
+        return self.start < mention.end and mention.start < self.end
+
+
+@dataclass(frozen=True)
+class Engine:
+    rules: TriageRules
+    nlp: spacy.Language
+    sign_matcher: Matcher
+    context_matcher: Matcher
+    context_rules: dict[str, Rule]  # matcher key -> rule
+
+
 @lru_cache(maxsize=1)
-def tokenizer_and_matcher() -> tuple[spacy.Language, Matcher]:
+def engine() -> Engine:
+    return build_engine(load_rules())
+
+
+def build_engine(rules: TriageRules) -> Engine:
     nlp = spacy.blank("en")
-    # Keep contractions whole ("can't", "cant") so patterns can name them as written.
-    for word in CONTRACTIONS:
+    for word in rules.keep_whole:
         for variant in {word, word.capitalize(), word.upper()}:
             nlp.tokenizer.add_special_case(variant, [{"ORTH": variant}])
-    matcher = Matcher(nlp.vocab)
-    for sign, patterns in PATTERNS.items():
-        matcher.add(sign, patterns)
-    return nlp, matcher
+    sign_matcher = Matcher(nlp.vocab)
+    for name, sign in rules.signs.items():
+        sign_matcher.add(name, list(sign.patterns))
+    context_matcher = Matcher(nlp.vocab)
+    keyed = {
+        **{f"terminator:{index}": rule for index, rule in enumerate(rules.terminators)},
+        **{f"pseudo:{index}": rule for index, rule in enumerate(rules.pseudo)},
+        **{f"rule:{index}": rule for index, rule in enumerate(rules.rules)},
+    }
+    for key, rule in keyed.items():
+        context_matcher.add(key, [rule.pattern])
+    return Engine(rules, nlp, sign_matcher, context_matcher, keyed)
 
 
-def bounds(text: str, start: int, end: int, breaks: re.Pattern) -> tuple[int, int]:
-    """Character span around [start, end) up to the nearest ``breaks`` on either side."""
-    left = 0
-    for match in breaks.finditer(text, 0, start):
-        left = match.end()
-    following = breaks.search(text, end)
-    return left, following.start() if following else len(text)
+def warning_sign(sign: str) -> WarningSign:
+    """A sign's label, the clinic's urgency for it and the leaflet it rests on."""
+    return engine().rules.policy[sign]
 
 
-def starts_as_question(text: str) -> bool:
-    words = text.split(maxsplit=1)
-    return bool(words) and words[0].strip(",") in QUESTION_STARTERS
+def reason_shown(category: str) -> str:
+    """How the nurse console words a discounting category: "asked about" for question."""
+    return next(entry.shown_as for entry in engine().rules.discounting if entry.category == category)
 
 
-def is_question(text: str) -> bool:
-    return text.rstrip().endswith("?") or starts_as_question(text)
+def token_in(token: Token, word_class: WordClass) -> bool:
+    if word_class.words is not None:
+        return token.lower_ in {word.lower() for word in word_class.words}
+    return word_class.regex is not None and bool(whole_token_regex(word_class.regex).match(token.lower_))
 
 
-def judge(sign: str, span: Span, doc: Doc) -> str:
-    """Why a mention is, or is not, a report of the sign now."""
-    text = doc.text.lower()
-    start, end = span.start_char, span.end_char
-    clause_start, clause_end = bounds(text, start, end, CLAUSE_BREAK)
-    comma_start, _ = bounds(text, start, end, re.compile(r"[.;!?\n,]"))
-    _, comma_end = bounds(text, start, end, re.compile(r"[.;!?\n,]"))
-    sentence_start, _ = bounds(text, start, end, re.compile(r"[.;!?\n]"))
-    clause = text[clause_start:clause_end]
-    # The question mark, if any, closes the comma-bounded part that holds the mention.
-    asked = text[comma_start:min(comma_end + 1, len(text))]
-    negation_window = text[clause_start:start].replace(",", " ").split()[-5:]
-    span_words = {token.lower_ for token in span}
-    if any(word in NEGATIONS for word in negation_window) or (
-        sign not in NEGATION_IS_THE_SIGN and span_words & NEGATIONS
-    ):
-        return "denied"
-    if DENIED_AFTER.search(text[end:clause_end]):
-        return "denied"
-    if HISTORY.search(clause) and not RECENT.search(clause):
-        return "history"
-    if CONDITIONAL.search(text[comma_start:start]):
-        return "hypothetical"
-    # Saying "emergency" in a question ("should I go to emergency?") declares nothing.
-    reported = REPORT.search(clause) and sign != "declared_emergency"
-    if (is_question(asked) or starts_as_question(text[sentence_start:start])) and not reported:
-        return "question"
-    if ABOUT_RISK.search(clause) and not reported:
-        return "hypothetical"
-    return "reported"
+@lru_cache(maxsize=None)
+def whole_token_regex(pattern: str) -> re.Pattern:
+    return re.compile(f"^(?:{pattern})$")
 
 
-def is_symptom(sign: str, span: Span, doc: Doc) -> bool:
-    following = doc[span.end].lower_ if span.end < len(doc) else ""
-    after_next = doc[span.end + 1].lower_ if span.end + 1 < len(doc) else ""
-    excluded = NOT_SYMPTOM_AFTER.get(sign, set())
-    if following in excluded or after_next in excluded & BONE_WORDS:
-        return False
-    if sign == "collapse" and span.start > 0 and doc[span.start - 1].lower_ in {"a", "the", "of"}:
-        return False
-    if sign == "fever" and span[0].like_num and not re.search(r"fever|temp|°|degrees|\bf\b|\bc\b", doc.text.lower()):
-        return False
-    return True
+def near(tokens: Span, words: str | list[str], classes: dict[str, WordClass]) -> bool:
+    if isinstance(words, str):
+        return any(token_in(token, classes[words]) for token in tokens)
+    return any(token.lower_ in words for token in tokens)
+
+
+def ignored(sign: Sign, mention: Span, doc: Doc, classes: dict[str, WordClass]) -> bool:
+    """A mention the sign's ignore_when rules say is not the sign ("collapsed vertebra")."""
+    for rule in sign.entry.ignore_when:
+        if rule.followed_by is not None and near(doc[mention.end:mention.end + rule.within], rule.followed_by, classes):
+            return True
+        if rule.preceded_by is not None and near(
+            doc[max(0, mention.start - rule.within):mention.start], rule.preceded_by, classes
+        ):
+            return True
+        if rule.number_without is not None and mention.text.replace(".", "", 1).isdigit():
+            if not any(token.lower_ in rule.number_without for token in doc):
+                return True
+    return False
+
+
+def find_mentions(doc: Doc, found: Engine) -> list[tuple[Sign, Span]]:
+    mentions, seen = [], set()
+    for match_id, start, end in sorted(found.sign_matcher(doc), key=lambda match: (match[1], -match[2])):
+        name = found.nlp.vocab.strings[match_id]
+        sign, span = found.rules.signs[name], doc[start:end]
+        if (name, start) in seen or ignored(sign, span, doc, found.rules.classes):
+            continue
+        seen.add((name, start))
+        mentions.append((sign, span))
+    return mentions
+
+
+def find_cues(doc: Doc, found: Engine) -> list[Cue]:
+    matches = [(found.nlp.vocab.strings[key], start, end) for key, start, end in found.context_matcher(doc)]
+    ends_here: list[set[str]] = [set() for _ in doc]  # terminator kinds each token is
+    pseudo = []
+    for key, start, end in matches:
+        if key.startswith("terminator:"):
+            for index in range(start, end):
+                ends_here[index].add(found.context_rules[key].entry.kind)
+        elif key.startswith("pseudo:"):
+            pseudo.append((start, end, set(found.context_rules[key].entry.categories)))
+    cues = []
+    for key, start, end in matches:
+        if not key.startswith("rule:"):
+            continue
+        rule: ContextRule = found.context_rules[key].entry
+        stops = set(rule.terminated_by)
+        if any(ends_here[index] & stops for index in range(start + 1, end - 1)):
+            continue  # a cue never spans a terminator that would end its own scope
+        if any(start < pseudo_end and pseudo_start < end and rule.category in blocked
+               for pseudo_start, pseudo_end, blocked in pseudo):
+            continue
+        if rule.only_at_start and not opens_part(doc, start, stops, ends_here):
+            continue
+        cues.append(Cue(rule, start, end, scope(rule, start, end, stops, ends_here)))
+    return cues
+
+
+def opens_part(doc: Doc, start: int, stops: set[str], ends_here: list[set[str]]) -> bool:
+    index = start - 1
+    while index >= 0 and doc[index].is_space and not ends_here[index] & stops:
+        index -= 1
+    return index < 0 or bool(ends_here[index] & stops)
+
+
+def scope(rule: ContextRule, start: int, end: int, stops: set[str], ends_here: list[set[str]]) -> tuple[int, int]:
+    reach = rule.max_scope or len(ends_here)
+    forward_end = end
+    while forward_end < min(end + reach, len(ends_here)) and not ends_here[forward_end] & stops:
+        forward_end += 1
+    backward_start = start
+    while backward_start > max(start - reach, 0) and not ends_here[backward_start - 1] & stops:
+        backward_start -= 1
+    if rule.direction == "forward":
+        return end, forward_end
+    if rule.direction == "backward":
+        return backward_start, start
+    return backward_start, forward_end
+
+
+def judge(sign: Sign, mention: Span, cues: list[Cue], rules: TriageRules) -> Finding:
+    """The mention as a finding: reported, or discounted with the rule that discounted it."""
+    name = sign.entry.id
+    reaching = [
+        cue for cue in cues
+        if cue.rule.applies_to_sign(name) and cue.reaches(mention)
+        and not (cue.rule.category in sign.entry.cues_inside_ignored and cue.overlaps(mention))
+    ]
+    present = {cue.rule.category for cue in reaching}
+    for category in rules.discounting:
+        if present & set(category.unless) or category.category not in present:
+            continue
+        cue = min(
+            (cue for cue in reaching if cue.rule.category == category.category),
+            key=lambda cue: min(abs(cue.start - mention.end), abs(mention.start - cue.end)),
+        )
+        return Finding(name, mention.text, False, category.category, cue.rule.literal,
+                       mention.doc[cue.start:cue.end].text, shown_together(mention, cue))
+    return Finding(name, mention.text, True, REPORTED)
+
+
+def shown_together(mention: Span, cue: Cue) -> str:
+    start, end = min(mention.start, cue.start), max(mention.end, cue.end)
+    if end - start <= CONTEXT_SHOWN_TOKENS:
+        return mention.doc[start:end].text
+    first, second = sorted([(cue.start, cue.end), (mention.start, mention.end)])
+    return f"{mention.doc[first[0]:first[1]].text} ... {mention.doc[second[0]:second[1]].text}"
+
+
+def without_superseded(findings: list[Finding], signs: dict[str, Sign]) -> list[Finding]:
+    """The emergency reading of the legs ("legs won't move") makes the urgent "weak" redundant."""
+    reported = {finding.sign for finding in findings if finding.reported}
+    return [
+        finding for finding in findings
+        if not (finding.reported and reported & set(signs[finding.sign].entry.superseded_by))
+    ]
 
 
 def assess(text: str) -> Triage:
-    """Find the warning signs ``text`` reports and the urgency they call for."""
-    nlp, matcher = tokenizer_and_matcher()
-    doc = nlp(text[:5000])
-    findings: list[Finding] = []
-    seen: set[tuple[str, int]] = set()
-    for match_id, start, end in sorted(matcher(doc), key=lambda m: (m[1], -m[2])):
-        sign = nlp.vocab.strings[match_id]
-        span = doc[start:end]
-        if (sign, start) in seen or not is_symptom(sign, span, doc):
-            continue
-        seen.add((sign, start))
-        reason = judge(sign, span, doc)
-        findings.append(Finding(sign, span.text, reason == "reported", reason))
-    findings = resolve_overlaps(findings)
-    urgency = max((finding.urgency for finding in findings), key=URGENCY_ORDER.get, default=ROUTINE)
+    """Find the warning signs ``text`` reports and the urgency the clinic's policy gives them."""
+    found = engine()
+    doc = found.nlp(text[:MAX_CHARS])
+    mentions = find_mentions(doc, found)
+    if not mentions:
+        return Triage(ROUTINE)
+    cues = find_cues(doc, found)
+    findings = without_superseded([judge(sign, span, cues, found.rules) for sign, span in mentions], found.rules.signs)
+    urgency = min((finding.urgency for finding in findings), key=URGENCY_RANK.__getitem__, default=ROUTINE)
     return Triage(urgency, tuple(findings))
-
-
-def resolve_overlaps(findings: list[Finding]) -> list[Finding]:
-    """The emergency reading of the legs ("legs went numb and won't move") supersedes the urgent one."""
-    reported = {finding.sign for finding in findings if finding.reported}
-    if {"leg_weakness", "paralysis"} & reported:
-        findings = [f for f in findings if not (f.sign == "weakness" and f.reported)] + [
-            f for f in findings if f.sign == "weakness" and not f.reported
-        ]
-    return findings
