@@ -16,9 +16,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any, cast
 
 import spacy
 from spacy.matcher import Matcher
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Span, Token
 
 from assistant.triage_rules import ContextRule, Rule, Sign, TriageRules, WarningSign, WordClass, load_rules
@@ -100,7 +102,7 @@ class Engine:
     nlp: spacy.Language
     sign_matcher: Matcher
     context_matcher: Matcher
-    context_rules: dict[str, Rule]  # matcher key -> rule
+    context_rules: dict[str, Rule[Any]]  # matcher key -> rule of any kind
 
 
 @lru_cache(maxsize=1)
@@ -110,14 +112,15 @@ def engine() -> Engine:
 
 def build_engine(rules: TriageRules) -> Engine:
     nlp = spacy.blank("en")
+    tokenizer = cast(Tokenizer, nlp.tokenizer)
     for word in rules.keep_whole:
         for variant in {word, word.capitalize(), word.upper()}:
-            nlp.tokenizer.add_special_case(variant, [{"ORTH": variant}])
+            tokenizer.add_special_case(variant, [{"ORTH": variant}])
     sign_matcher = Matcher(nlp.vocab)
     for name, sign in rules.signs.items():
         sign_matcher.add(name, list(sign.patterns))
     context_matcher = Matcher(nlp.vocab)
-    keyed = {
+    keyed: dict[str, Rule[Any]] = {
         **{f"terminator:{index}": rule for index, rule in enumerate(rules.terminators)},
         **{f"pseudo:{index}": rule for index, rule in enumerate(rules.pseudo)},
         **{f"rule:{index}": rule for index, rule in enumerate(rules.rules)},

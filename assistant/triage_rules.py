@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Generic, Literal, Optional, TypeVar, Union
 
 import yaml
 from pydantic import BaseModel, PositiveInt, StrictBool, StrictStr, ValidationError, root_validator
@@ -170,9 +170,12 @@ class Sign:
     patterns: tuple[list[dict], ...]  # spaCy Matcher patterns
 
 
+RuleEntry = TypeVar("RuleEntry", "ContextRule", "Terminator", "PseudoRule")
+
+
 @dataclass(frozen=True)
-class Rule:
-    entry: Union[ContextRule, Terminator, PseudoRule]
+class Rule(Generic[RuleEntry]):
+    entry: RuleEntry
     pattern: list[dict]  # a spaCy Matcher pattern
 
 
@@ -182,11 +185,11 @@ class TriageRules:
     classes: dict[str, WordClass]
     signs: dict[str, Sign]
     policy: dict[str, WarningSign]
-    terminators: tuple[Rule, ...]
+    terminators: tuple[Rule[Terminator], ...]
     discounting: tuple[CategoryEntry, ...]  # in precedence order
     cancelling: tuple[CategoryEntry, ...]
-    pseudo: tuple[Rule, ...]
-    rules: tuple[Rule, ...]
+    pseudo: tuple[Rule[PseudoRule], ...]
+    rules: tuple[Rule[ContextRule], ...]
 
 
 def read(path: Path) -> Any:
@@ -330,7 +333,7 @@ def load_policy(path: Path, signs: dict[str, Sign], sources: set[str]) -> dict[s
 def load_context(path: Path, classes: dict[str, WordClass], signs: dict[str, Sign]) -> tuple:
     document = parse(ContextFile, read(path), path.name)
 
-    def rules_of(key: str, model: type[Strict]) -> list[Rule]:
+    def rules_of(key: str, model: type[RuleEntry]) -> list[Rule[RuleEntry]]:
         compiled = []
         for index, data in enumerate(getattr(document, key)):
             literal = data.get("literal") if isinstance(data, dict) else None
@@ -367,16 +370,18 @@ def load_context(path: Path, classes: dict[str, WordClass], signs: dict[str, Sig
         if unknown - set(signs):
             raise TriageRulesError(f"{where}: unknown signs {sorted(unknown - set(signs))}")
     pseudo = rules_of("pseudo", PseudoRule)
-    for index, rule in enumerate(pseudo):
-        if not rule.entry.categories or set(rule.entry.categories) - set(names):
-            raise TriageRulesError(f"{path.name}: pseudo[{index}] ({rule.entry.literal!r}): categories must name categories {names}")
+    for index, pseudo_rule in enumerate(pseudo):
+        if not pseudo_rule.entry.categories or set(pseudo_rule.entry.categories) - set(names):
+            raise TriageRulesError(
+                f"{path.name}: pseudo[{index}] ({pseudo_rule.entry.literal!r}): categories must name categories {names}"
+            )
     if not any(rule.entry.category == entry.category for rule in rules for entry in discounting):
         raise TriageRulesError(f"{path.name}: no rule discounts anything")
     return tuple(terminators), tuple(discounting), tuple(cancelling), tuple(pseudo), tuple(rules)
 
 
 def source_ids(path: Path = SOURCES_FILE) -> set[str]:
-    return {source.get("id") for source in entries(read(path), "sources", path) if isinstance(source, dict)}
+    return {str(source["id"]) for source in entries(read(path), "sources", path) if isinstance(source, dict) and source.get("id")}
 
 
 def load_rules(directory: Path = TRIAGE_DIR, sources: Path = SOURCES_FILE) -> TriageRules:
