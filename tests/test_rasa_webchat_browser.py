@@ -75,8 +75,6 @@ def webchat_page(browser, assistant):
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.console_lines = []
-    page.on("console", lambda message: page.console_lines.append(message.text))
     page.goto(page_url)
     yield page
     context.close()
@@ -100,10 +98,12 @@ def conversation(page: Page) -> list[tuple[str, str]]:
 
 
 def open_chat(page: Page) -> None:
-    """Open the chat as a patient does; it sends rasa-webchat's init message, without text."""
+    """Open the chat as a patient does (it sends rasa-webchat's init message, without text)
+    and wait for the disclaimer, which the widget shows a moment after it arrives."""
     with page.expect_console_message(lambda message: message.text.startswith("sending init payload")):
         page.locator(".rw-launcher").click()
     expect(page.locator(".rw-new-message")).to_be_visible()
+    expect(bot_bubbles(page)).to_have_text([DISCLAIMER])
 
 
 def turn_counts(page: Page) -> tuple[int, int, int]:
@@ -187,7 +187,7 @@ def test_a_vague_message_shows_suggestions_and_a_click_answers_that_topic(webcha
     shot(page, "suggestions")
     choice = page.locator(".rw-reply").last
     title = choice.inner_text().strip()
-    topic_of_title = {title: topic for topic, title in topic_titles(create_engine(knowledge_db_url)).items()}
+    topic_of_title = {name: topic for topic, name in topic_titles(create_engine(knowledge_db_url)).items()}
     assert title in topic_of_title, title
 
     before = turn_counts(page)
