@@ -48,19 +48,26 @@ def render_rest(reply: Reply) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- the website widget (socket.io)
 
 def render_widget(reply: Reply, disclaimer_shown: bool = False) -> list[dict[str, Any]]:
-    """`bot_uttered` messages in Rasa's socket.io format, which any Rasa web client shows,
-    each with its `role` (and the answer's `body` and `sources`) for this project's widget."""
+    """`bot_uttered` messages in Rasa's socket.io format, which any Rasa web client shows: the
+    text and quick replies, with the part's `role` (and the answer's `body` and `sources`) for
+    this project's widget under `metadata`. rasa-webchat drops a message with any other key."""
     messages = []
     for part in web_parts(reply):
         if disclaimer_shown and part["role"] == "disclaimer":
             continue
-        message = {key: value for key, value in part.items() if key != "options"}
-        if part.get("options"):
-            message["quick_replies"] = [
-                {"content_type": "text", "title": title, "payload": payload} for title, payload in part["options"]
-            ]
-        messages.append(message)
+        messages.append(widget_message(part))
     return messages
+
+
+def widget_message(part: dict[str, Any]) -> dict[str, Any]:
+    """One part of the reply as one `bot_uttered` message."""
+    message: dict[str, Any] = {"text": part["text"]}
+    if part.get("options"):
+        message["quick_replies"] = [
+            {"content_type": "text", "title": title, "payload": payload} for title, payload in part["options"]
+        ]
+    message["metadata"] = {key: value for key, value in part.items() if key not in ("text", "options")}
+    return message
 
 
 def web_parts(reply: Reply) -> list[dict[str, Any]]:

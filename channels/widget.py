@@ -2,8 +2,8 @@
 
 It speaks Rasa's socket.io protocol as existing clients do (rasa-webchat among them):
 `session_request` / `session_confirm`, `user_uttered` in, `bot_uttered` out, one message per
-part of the reply, with options as `quick_replies`. Each message also names its `role`, which
-this project's widget uses to show the advice, the answer's sources and the notices; the
+part of the reply, with options as `quick_replies`. Each message's `metadata` also names its
+`role`, which this project's widget uses to show the advice, the answer's sources and the notices; the
 turn summary goes out as its own `turn_summary` event, which other clients ignore. Unlike
 Rasa's own channel it limits origins to the configured list.
 """
@@ -20,7 +20,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from assistant.render import render_widget
+from assistant.render import render_widget, widget_message
 from assistant.reply import turn_summary
 from assistant.reply_texts import load_reply_texts
 from channels.turns import apply_server_settings, run_turn
@@ -72,7 +72,9 @@ class WidgetInput(InputChannel):
             if is_new:
                 # Shown before the first question; the first reply then leaves it out.
                 disclaimer = load_reply_texts().notices["disclaimer"]
-                await sio.emit("bot_uttered", {"text": disclaimer, "role": "disclaimer", "notice": "disclaimer"}, room=sid)
+                await sio.emit(
+                    "bot_uttered", widget_message({"role": "disclaimer", "notice": "disclaimer", "text": disclaimer}), room=sid
+                )
                 await sio.save_session(sid, {"disclaimer_shown": True})
 
         @sio.on("user_uttered")
@@ -83,7 +85,7 @@ class WidgetInput(InputChannel):
             if text is None:
                 return  # a client's opening message without text (rasa-webchat's init): nothing to answer
             if session_id is None or session_id not in sio.rooms(sid) or not isinstance(text, str):
-                await sio.emit("bot_uttered", {"text": UNREADABLE_EVENT, "role": "notice"}, room=sid)
+                await sio.emit("bot_uttered", widget_message({"role": "notice", "text": UNREADABLE_EVENT}), room=sid)
                 return
             reply = await run_turn(on_new_message, text, session_id, self.name())
             disclaimer_shown = (await sio.get_session(sid)).get("disclaimer_shown", False)

@@ -17,6 +17,9 @@ from assistant.render import SMS_MESSAGE_LIMIT
 from assistant.vocabulary import ANSWER_PROCEDURES, TOPICS, TURN_TYPES, URGENCIES
 
 RED_FLAG = "I had kyphoplasty yesterday and now I have chest pain"
+# Vague messages the model is unsure about, answered with "did you mean..." suggestions;
+# whether it is unsure depends on the trained model's intent ranking, so several are tried.
+VAGUE_MESSAGES = ["is that normal", "my back", "is it ok", "not sure"]
 
 
 def new_sender() -> str:

@@ -50,13 +50,23 @@ def test_the_rest_contract_is_derived_from_the_reply():
 
 def test_the_widget_gets_each_part_with_its_role_and_leaves_out_a_disclaimer_already_shown():
     messages = render_widget(FULL)
-    assert [m["role"] for m in messages] == ["advice", "answer", "options", "disclaimer"]
-    assert messages[0]["urgency"] == "urgent"
-    assert messages[1]["body"] == ANSWER.text and messages[1]["sources"] == ["Health library", "Bay State"]
+    assert [m["metadata"]["role"] for m in messages] == ["advice", "answer", "options", "disclaimer"]
+    assert messages[0]["metadata"]["urgency"] == "urgent"
+    answer = messages[1]["metadata"]
+    assert answer["body"] == ANSWER.text and answer["sources"] == ["Health library", "Bay State"]
     assert "Source: Health library" in messages[1]["text"]  # for clients that show the text only
     assert messages[2]["quick_replies"] == [{"content_type": "text", "title": "Risks", "payload": "1"}]
     assert all("custom" not in m for m in messages)
-    assert [m["role"] for m in render_widget(FULL, disclaimer_shown=True)] == ["advice", "answer", "options"]
+    assert [m["metadata"]["role"] for m in render_widget(FULL, disclaimer_shown=True)] == ["advice", "answer", "options"]
+
+
+def test_widget_messages_keep_only_what_rasa_webchat_shows_outside_their_metadata():
+    # rasa-webchat 1.0.1 shows a message only if its keys, `metadata` aside, are exactly
+    # {text} or {text, quick_replies}; with any other key it shows nothing at all.
+    for message in render_widget(FULL):
+        shown = set(message) - {"metadata"}
+        assert shown in ({"text"}, {"text", "quick_replies"}), message
+        assert message["text"].strip()
 
 
 def test_sms_sends_advice_alone_then_the_short_answer_then_the_disclaimer_alone():

@@ -2,9 +2,9 @@
 
 Most tests run the demo page (build/web, served by the `assistant` fixture) against the
 running assistant. One test replaces socket.io with a scripted stand-in, for what the
-live assistant does not produce on demand: suggestion buttons, urgent (amber) advice,
-bot text with markup, a lost and regained connection. Screenshots go to
-test-output/screenshots/.
+live assistant does not produce on demand (its messages built as the server builds them):
+suggestion buttons, urgent (amber) advice, bot text with markup, a lost and regained
+connection. Screenshots go to test-output/screenshots/.
 """
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from assistant.render import widget_message
 from assistant.settings import PROJECT_ROOT
+from tests.helpers import VAGUE_MESSAGES
 
 WEB_SOURCE = PROJECT_ROOT / "web"
 WEB_BUILD = PROJECT_ROOT / "build" / "web"
@@ -27,11 +29,6 @@ TIMEOUT = 30_000  # ms: a turn goes through NLU, triage and the action server
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 OFFLINE_TEXT = "Can't reach the assistant right now. Retrying..."
-
-# Gibberish the assistant may answer with "did you mean..." suggestion buttons; whether
-# it does depends on the trained model's intent ranking, so several are tried.
-# Vague messages the model is unsure about (the REST and SMS tests use the same ones).
-SUGGESTION_PROMPTS = ["is that normal", "my back", "is it ok", "not sure"]
 
 expect.set_options(timeout=TIMEOUT)
 
@@ -255,13 +252,13 @@ def test_keyboard_reaches_live_suggestion_buttons(assistant, new_page):
     page = new_page()
     page.goto(demo_url(assistant))
     open_widget(page)
-    for prompt in SUGGESTION_PROMPTS:
+    for prompt in VAGUE_MESSAGES:
         ask(page, prompt, keyboard=True)
         page.wait_for_timeout(1000)  # the buttons come with the turn's first message; let the turn finish
         if page.locator(".sa-quick-reply").count():
             break
     else:
-        pytest.fail(f"the trained model offered no suggestion buttons for {SUGGESTION_PROMPTS}")
+        pytest.fail(f"the trained model offered no suggestion buttons for {VAGUE_MESSAGES}")
     buttons = page.locator(".sa-quick-reply")
     title = buttons.last.inner_text()
     expect(page.locator(".sa-input")).to_be_focused()
@@ -396,7 +393,7 @@ def test_scripted_server_messages(new_page):
     assert emitted(page) == [["session_request", {"session_id": None}]]
     fire(page, "session_confirm", "session-0123456789")
     disclaimer = "I share general information. It is not medical advice. In an emergency, call 911."
-    fire(page, "bot_uttered", {"text": disclaimer, "role": "disclaimer", "notice": "disclaimer"})
+    fire(page, "bot_uttered", widget_message({"role": "disclaimer", "notice": "disclaimer", "text": disclaimer}))
     expect(page.locator("[data-disclaimer]")).to_have_text(disclaimer)
     assert page.evaluate("localStorage.getItem('spineAssistant.session')") == "session-0123456789"
 
@@ -405,15 +402,14 @@ def test_scripted_server_messages(new_page):
     page.keyboard.press("Enter")
     expect(page.locator(".sa-typing")).to_be_visible()
     assert emitted(page)[-1] == ["user_uttered", {"message": "blorp fizzle wug", "session_id": "session-0123456789"}]
-    fire(page, "bot_uttered", {"text": "I am not sure I understood. Did you mean one of these?", "role": "message",
-                               "quick_replies": [
-        {"content_type": "text", "title": "Recovery", "payload": "1"},
-        {"content_type": "text", "title": "Risks <b>and</b> side effects", "payload": "2"},
-    ]})
+    fire(page, "bot_uttered", widget_message({
+        "role": "message", "text": "I am not sure I understood. Did you mean one of these?",
+        "options": [("Recovery", "1"), ("Risks <b>and</b> side effects", "2")],
+    }))
     expect(page.locator(".sa-typing")).to_be_hidden()
     fire(page, "turn_summary", {"type": "fallback", "topic": None, "procedure": None, "urgency": "routine", "sources": []})
     # The first reply's disclaimer, by its role: not shown twice.
-    fire(page, "bot_uttered", {"text": disclaimer, "role": "disclaimer", "notice": "disclaimer"})
+    fire(page, "bot_uttered", widget_message({"role": "disclaimer", "notice": "disclaimer", "text": disclaimer}))
     expect(page.get_by_text(disclaimer)).to_have_count(1)
     buttons = page.locator(".sa-quick-reply")
     expect(buttons).to_have_text(["Recovery", "Risks <b>and</b> side effects"])
@@ -438,11 +434,11 @@ def test_scripted_server_messages(new_page):
     page.keyboard.press("Enter")
     advice = ("You mentioned redness and swelling. Please contact your doctor today, or call the "
               "Riverside Spine Clinic nurse line at 555-0100. If you think it is an emergency, call 911.")
-    fire(page, "bot_uttered", {"text": advice, "role": "advice", "urgency": "urgent"})
+    fire(page, "bot_uttered", widget_message({"role": "advice", "urgency": "urgent", "text": advice}))
     body = "Most people go home the same day. <script>window.__xss=1</script>"
     sources = ["Vertebroplasty and Kyphoplasty", "Vertebral Augmentation"]
-    fire(page, "bot_uttered", {"text": f"{body}\n\nSource: {'; '.join(sources)}", "role": "answer", "body": body,
-                               "sources": sources})
+    fire(page, "bot_uttered", widget_message({"role": "answer", "text": f"{body}\n\nSource: {'; '.join(sources)}",
+                                              "body": body, "sources": sources}))
     fire(page, "turn_summary", {"type": "triage", "topic": "recovery", "procedure": "kyphoplasty",
                                 "urgency": "urgent", "sources": ["health_library"]})
     urgent = page.locator(".sa-msg[data-urgency='urgent']")

@@ -22,7 +22,7 @@ class WidgetClient:
         self.is_new = self.session_id != requested
         if self.is_new:
             event, disclaimer = self.next_event()
-            assert disclaimer["role"] == "disclaimer" and "not medical advice" in disclaimer["text"]
+            assert disclaimer["metadata"]["role"] == "disclaimer" and "not medical advice" in disclaimer["text"]
 
     def next_event(self) -> list:
         return self.client.receive(timeout=TURN_TIMEOUT)

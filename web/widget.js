@@ -467,6 +467,7 @@
   /**
    * One part of the assistant's reply, shown by its role (channels/widget.py): the advice
    * marked by its urgency, the answer with its sources, the disclaimer once as a notice.
+   * The role and its details come in the message's metadata, which other Rasa clients ignore.
    */
   function onBotUttered(data) {
     if (!data || typeof data !== "object" || typeof data.text !== "string" || !data.text.trim()) {
@@ -474,21 +475,22 @@
     }
     hideTyping();
     var text = data.text.trim();
-    if (data.role === "disclaimer") {
+    var part = data.metadata && typeof data.metadata === "object" ? data.metadata : {};
+    if (part.role === "disclaimer") {
       if (!disclaimerShown()) {
         addEntry({ role: "notice", text: text });
       }
       return;
     }
-    if (data.role === "advice") {
-      addEntry({ role: "bot", text: text, urgency: URGENCY_LABELS[data.urgency] ? data.urgency : null });
+    if (part.role === "advice") {
+      addEntry({ role: "bot", text: text, urgency: URGENCY_LABELS[part.urgency] ? part.urgency : null });
       return;
     }
-    if (data.role === "answer" && typeof data.body === "string") {
-      var sources = (Array.isArray(data.sources) ? data.sources : []).filter(function (title) {
+    if (part.role === "answer" && typeof part.body === "string") {
+      var sources = (Array.isArray(part.sources) ? part.sources : []).filter(function (title) {
         return typeof title === "string";
       });
-      addEntry({ role: "bot", text: data.body.trim(), sources: sources.length ? sources : undefined });
+      addEntry({ role: "bot", text: part.body.trim(), sources: sources.length ? sources : undefined });
       return;
     }
     addEntry({ role: "bot", text: text, quickReplies: quickRepliesOf(data) });
