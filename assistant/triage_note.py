@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Mapping, Sequence
 
 import dateparser
+from dateparser.languages.loader import default_loader
 from dateparser.search import search_dates
 from dateutil.relativedelta import relativedelta
 
@@ -22,6 +23,9 @@ from assistant import triage
 # "on the 12th": a day with no month. dateparser reads a lone ordinal as a month unless
 # told the day comes first, and then gives this month's day even if it is still to come.
 DAY_OF_MONTH_ONLY = re.compile(r"^(?:on\s+)?(?:the\s+)?\d{1,2}(?:st|nd|rd|th)$", re.IGNORECASE)
+ENGLISH = default_loader.get_locale("en").info
+AGO_WORDS = frozenset(ENGLISH["ago"])  # "ago", "before"
+SKIP_WORDS = frozenset(ENGLISH["skip"])  # "and", "at", "the", ...: dateparser reads past them
 NOW_WORDS = re.compile(r"\b(?:now|rn)\b", re.IGNORECASE)
 
 
@@ -31,6 +35,26 @@ def parse_phrase(phrase: str, now: datetime) -> datetime | None:
         parsed = dateparser.parse(phrase, languages=["en"], settings={**settings, "DATE_ORDER": "DMY"})
         return parsed - relativedelta(months=1) if parsed and parsed > now else parsed
     return dateparser.parse(phrase, languages=["en"], settings=settings)
+
+
+def tightest(phrase: str, date: datetime, now: datetime) -> str:
+    """The phrase without trailing words that change nothing ("yesterday and now": "yesterday").
+
+    "ago" is kept: "3 days" gives the same date, but the patient said "3 days ago".
+    """
+    words = phrase.split()
+    while (len(words) > 1 and words[-1].lower().strip(",.;") not in AGO_WORDS
+           and parse_phrase(" ".join(words[:-1]), now) == date):
+        words = words[:-1]
+    return " ".join(words).strip(" ,.;")
+
+
+def without_trailing_skips(words: str) -> str:
+    """"on the 12th and": "on the 12th" (search_dates keeps the filler words it read past)."""
+    kept = words.strip(" ,.;").split()
+    while len(kept) > 1 and kept[-1].lower() in SKIP_WORDS:
+        kept.pop()
+    return " ".join(kept).strip(" ,.;")
 
 
 def time_since_procedure(text: str, now: datetime, procedure_spans: Sequence[tuple[int, int]] = ()) -> dict | None:
@@ -47,7 +71,7 @@ def time_since_procedure(text: str, now: datetime, procedure_spans: Sequence[tup
     for words, _ in found:
         start = text.find(words, cursor)
         cursor = start + len(words) if start >= 0 else cursor
-        phrase = words.strip(" ,.")
+        phrase = without_trailing_skips(words)
         date = parse_phrase(phrase, base)
         if date is None or date > base or (date == base and NOW_WORDS.search(phrase)):
             continue
@@ -56,7 +80,7 @@ def time_since_procedure(text: str, now: datetime, procedure_spans: Sequence[tup
     if not candidates:
         return None
     _, _, phrase, date = min(candidates, key=lambda candidate: candidate[:2])
-    return {"days": (base.date() - date.date()).days, "words": phrase}
+    return {"days": (base.date() - date.date()).days, "words": tightest(phrase, date, base)}
 
 
 def sign_entry(finding: triage.Finding) -> dict:
