@@ -199,7 +199,7 @@ class NurseConsole(InputChannel):
                 return error(400, "Send JSON with 'name' and 'secret' text fields.")
             if len(name) > 64 or len(secret) > accounts.MAX_SECRET_CHARS:
                 return error(400, "'name' or 'secret' is too long.")
-            name = name.strip()
+            name = clean_message(name).strip()
             token = await off_loop(accounts.log_in, engine(), name, secret)
             if token is None:
                 return error(401, "That name and secret were not accepted.")
@@ -238,7 +238,7 @@ class NurseConsole(InputChannel):
             search = request.args.get("q", "")
             if len(search) > MAX_SEARCH_CHARS:
                 return error(400, f"Search for at most {MAX_SEARCH_CHARS} characters.")
-            rows = await off_loop(escalations.list_escalations, engine(), status, search.strip())
+            rows = await off_loop(escalations.list_escalations, engine(), status, clean_message(search).strip())
             return response.json({"escalations": rows, "server_time": now_iso()})
 
         @console.route("/api/escalations/<escalation_id:int>", methods=["GET"])
@@ -292,7 +292,7 @@ class NurseConsole(InputChannel):
             nurse_name, sender = request.args.get("nurse", ""), request.args.get("sender", "")
             if len(nurse_name) > 64 or len(sender) > 255:
                 return error(400, "'nurse' is at most 64 characters and 'sender' at most 255.")
-            entries = await off_loop(audit.entries, engine(), nurse_name.strip(), sender.strip())
+            entries = await off_loop(audit.entries, engine(), clean_message(nurse_name).strip(), clean_message(sender).strip())
             return response.json({"entries": entries})
 
         @console.route("/api/events", methods=["GET"])
