@@ -253,7 +253,8 @@ class NurseConsole(InputChannel):
             events = [event.as_dict() for event in tracker.events] if tracker else []
             await off_loop(audit.record, engine(), request.ctx.nurse, audit.VIEWED_TRANSCRIPT,
                            sender_id=row["sender_id"], escalation_id=escalation_id)
-            note = nurse.escalation_note(row, events, load_contacts())
+            # Date parsing takes tens of milliseconds: not on the event loop either.
+            note = await asyncio.to_thread(nurse.escalation_note, row, events, load_contacts())
             return response.json({**row, "transcript": nurse.transcript(events), "note": note})
 
         async def change(request: Request, escalation_id: int, action: str, apply: Callable) -> HTTPResponse:
