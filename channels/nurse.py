@@ -94,7 +94,8 @@ class QueueWatch:
     database is the one place every change shows up.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, targets: dict[str, int]) -> None:
+        self.targets = targets
         self.listeners: set[asyncio.Queue] = set()
         self.latest: str | None = None
         self.task: asyncio.Task | None = None
@@ -126,15 +127,17 @@ class QueueWatch:
                 if current != mark:
                     rows = await off_loop(escalations.list_escalations, engine(), escalations.OPEN)
                     mark = current
-                    self.publish(json.dumps({"escalations": rows, "server_time": now_iso()}))
+                    self.publish(json.dumps(queue_payload(rows, self.targets)))
             except (SQLAlchemyError, asyncio.TimeoutError) as failure:
                 logger.warning("Nurse live queue: database error %s", type(failure).__name__)
             await asyncio.sleep(POLL_SECONDS)
         self.latest = None
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
+def queue_payload(rows: list[dict], targets: dict[str, int]) -> dict:
+    """The queue with each item's age and overdue mark, and the server's time (the page's clock may be off)."""
+    now = datetime.now(timezone.utc)
+    return {"escalations": [escalations.with_age(row, now, targets) for row in rows], "server_time": now.isoformat()}
 
 
 class NurseConsole(InputChannel):
@@ -151,7 +154,7 @@ class NurseConsole(InputChannel):
         self.targets = escalations.response_targets()
         self.idle_minutes = int(accounts.idle_timeout().total_seconds() // 60)
         database_timeout()
-        self.queue_watch = QueueWatch()
+        self.queue_watch = QueueWatch(self.targets)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         console = Blueprint("nurse_console", __name__)
@@ -239,7 +242,7 @@ class NurseConsole(InputChannel):
             if len(search) > MAX_SEARCH_CHARS:
                 return error(400, f"Search for at most {MAX_SEARCH_CHARS} characters.")
             rows = await off_loop(escalations.list_escalations, engine(), status, clean_message(search).strip())
-            return response.json({"escalations": rows, "server_time": now_iso()})
+            return response.json(queue_payload(rows, self.targets))
 
         @console.route("/api/escalations/<escalation_id:int>", methods=["GET"])
         @signed_in

@@ -235,6 +235,21 @@ def test_a_claim_is_seen_by_others_who_cannot_take_or_handle_it(knowledge_db_url
     assert [action for _, action in audit_of(ann, sender=sender, nurse=nurse_of(ann))] == ["released", "claimed"]
 
 
+def test_the_queue_gives_each_item_its_age_and_marks_those_past_the_target(knowledge_db_url, api):
+    engine = engine_for(knowledge_db_url)
+    ages = {}
+    for minutes in (14, 16):
+        sender = f"age-{uuid.uuid4().hex[:8]}"
+        record_escalation(engine, sender_id=sender, channel="sms", urgency="urgent", signs=["fever"],
+                          matched_words=["fever"], now=datetime.now(timezone.utc) - timedelta(minutes=minutes))
+        ages[sender] = minutes
+    rows = {row["sender_id"]: row for row in api.get("/escalations").json()["escalations"] if row["sender_id"] in ages}
+    for sender, minutes in ages.items():
+        assert rows[sender]["age_seconds"] // 60 == minutes
+        assert rows[sender]["target_minutes"] == 15
+        assert rows[sender]["overdue"] is (minutes > 15)
+
+
 def read_queue_events(stream: requests.Response):
     """Each `queue` event's open escalations, as the server sends them."""
     kind = None
