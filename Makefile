@@ -12,11 +12,9 @@ WIDGET_ORIGINS ?= http://localhost:$(WEB_PORT),http://127.0.0.1:$(WEB_PORT)
 # The SMS webhook's Twilio auth token and public base URL: empty means SMS is refused.
 TWILIO_AUTH_TOKEN ?=
 SMS_PUBLIC_URL ?=
-# Bearer tokens of the nurse console, comma-separated: empty means it refuses everyone.
-NURSE_API_TOKENS ?=
 # The REST webhook's bearer token: empty means open, as for local trials.
 REST_API_TOKEN ?=
-export ACTION_PORT WIDGET_ORIGINS TWILIO_AUTH_TOKEN SMS_PUBLIC_URL NURSE_API_TOKENS REST_API_TOKEN
+export ACTION_PORT WIDGET_ORIGINS TWILIO_AUTH_TOKEN SMS_PUBLIC_URL REST_API_TOKEN
 # Rasa, the actions and the tests import the core package from the project root.
 export PYTHONPATH := $(CURDIR)
 # TensorFlow's start-up chatter hides what matters in the console.

@@ -1,7 +1,8 @@
-"""What the nurse line sees: an assessment of a caller's words, and conversation transcripts."""
+"""What the nurse line sees: an assessment of a caller's words, conversation transcripts, triage notes."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime, timezone
 from typing import Mapping, Sequence
 
 from sqlalchemy.engine import Engine
@@ -11,6 +12,7 @@ from assistant.knowledge.query import find_answer, topic_titles
 from assistant.reply_texts import fill_contacts
 from assistant.settings import Contacts
 from assistant.triage import warning_sign
+from assistant.triage_note import as_text, build_note, procedure_spans
 
 RECOMMENDED_ACTION = {
     "emergency": "Emergency: tell the caller to call {emergency_number} now (or call for them).",
@@ -28,8 +30,8 @@ def ranked_topics(intent_ranking: Sequence[Mapping]) -> list[str]:
     return topics
 
 
-def assess(parse_data: Mapping, engine: Engine, contacts: Contacts) -> dict:
-    """Urgency, matched signs, recommended action, best answer and the next two topics.
+def assess(parse_data: Mapping, engine: Engine, contacts: Contacts, now: datetime | None = None) -> dict:
+    """Urgency, matched signs, recommended action, best answer, the next two topics and the triage note.
 
     ``parse_data`` is the NLU result for the caller's words (the same model and
     triage the patients' channels use).
@@ -39,6 +41,12 @@ def assess(parse_data: Mapping, engine: Engine, contacts: Contacts) -> dict:
     topics = ranked_topics(parse_data.get("intent_ranking") or [])
     titles = topic_titles(engine)
     answer = find_answer(engine, topics[0], procedure) if topics else None
+    action = fill_contacts(RECOMMENDED_ACTION[triage["urgency"]], contacts)
+    note = build_note(
+        text=parse_data.get("text") or "", procedure=procedure, urgency=triage["urgency"], action=action,
+        reply=None, sources=[source.id for source in answer.sources] if answer else [],
+        at=now or datetime.now(timezone.utc), procedure_spans=procedure_spans(parse_data),
+    )
     return {
         "urgency": triage["urgency"],
         "signs": [
@@ -48,7 +56,7 @@ def assess(parse_data: Mapping, engine: Engine, contacts: Contacts) -> dict:
         "matched_words": triage.get("words", []),
         # Mentions that are not reports, each with the rule that discounted it ("no fever").
         "discounted": triage.get("discounted", []),
-        "recommended_action": fill_contacts(RECOMMENDED_ACTION[triage["urgency"]], contacts),
+        "recommended_action": action,
         "procedure": procedure,
         "answer": None if answer is None else {
             "topic": answer.topic,
@@ -59,6 +67,7 @@ def assess(parse_data: Mapping, engine: Engine, contacts: Contacts) -> dict:
             "facts": [asdict(fact) for fact in answer.facts],
         },
         "next_topics": [{"topic": topic, "title": titles.get(topic, topic)} for topic in topics[1:3]],
+        "note": {**note, "text": as_text(note, "Nurse-line triage note (caller assessed by the nurse)")},
     }
 
 
@@ -76,3 +85,56 @@ def transcript(events: Sequence[Mapping], raised_by: str | None = None) -> list[
                 "raised_escalation": kind == "user" and raised_by is not None and event.get("message_id") == raised_by,
             })
     return lines
+
+
+def raising_message(row: Mapping, events: Sequence[Mapping]) -> int | None:
+    """The index of the patient message that raised the escalation ``row``.
+
+    By its message id when the escalation has one; else the patient's last message
+    before the escalation was recorded (it is recorded during that message's turn).
+    """
+    users = [index for index, event in enumerate(events) if event.get("event") == "user"]
+    if row.get("message_id"):
+        return next((index for index in users if events[index].get("message_id") == row["message_id"]), None)
+    recorded = datetime.fromisoformat(row["created_at"]).timestamp()
+    before = [index for index in users if (events[index].get("timestamp") or 0) <= recorded]
+    return before[-1] if before else None
+
+
+def reply_to(events: Sequence[Mapping], index: int) -> tuple[list[str], list[str]]:
+    """The texts the assistant sent after the patient message at ``index``, and the sources they named."""
+    texts: list[str] = []
+    sources: list[str] = []
+    for event in events[index + 1:]:
+        if event.get("event") == "user":
+            break
+        if event.get("event") != "bot":
+            continue
+        if event.get("text"):
+            texts.append(event["text"])
+        custom = (event.get("data") or {}).get("custom") or {}
+        sources.extend(source for source in custom.get("sources") or [] if source not in sources)
+    return texts, sources
+
+
+def escalation_note(row: Mapping, events: Sequence[Mapping], contacts: Contacts) -> dict:
+    """The triage note for an escalation, from the conversation's stored events."""
+    index = raising_message(row, events)
+    message = events[index] if index is not None else {}
+    reply, sources = reply_to(events, index) if index is not None else ([], [])
+    parse_data = message.get("parse_data") or {}
+    created = datetime.fromisoformat(row["created_at"])
+    note = build_note(
+        text=message.get("text") or "",
+        procedure=resolve_procedure(mentioned_procedures(parse_data), previous=None),
+        urgency=row["urgency"],
+        action=fill_contacts(RECOMMENDED_ACTION[row["urgency"]], contacts),
+        reply=reply, sources=sources, at=created, procedure_spans=procedure_spans(parse_data),
+    )
+    if index is None:  # the message is gone from the store: the signs as recorded
+        note["signs"] = [
+            {"sign": sign, "label": warning_sign(sign).label, "urgency": warning_sign(sign).urgency, "words": words}
+            for sign, words in zip(row["signs"], row["matched_words"])
+        ]
+    heading = f"Nurse-line triage note: {row['kind']} escalation #{row['id']} from {row['channel']}, conversation {row['sender_id']}"
+    return {**note, "text": as_text(note, heading)}

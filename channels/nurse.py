@@ -1,18 +1,31 @@
 """Nurse-line console and API, served by the Rasa server under /webhooks/nurse/.
 
-GET  /webhooks/nurse/                          the console page (asks for the token)
-POST /webhooks/nurse/api/assess                {"text": what the caller says}
-GET  /webhooks/nurse/api/escalations           ?status=open|handled|all&q=search
-GET  /webhooks/nurse/api/escalations/<id>      one escalation with its transcript
-POST /webhooks/nurse/api/escalations/<id>/handle  {"note": "..."}
+GET  /webhooks/nurse/                                   the console page
+POST /webhooks/nurse/api/login                          {"name", "secret"} -> {"token", "nurse", ...}
+POST /webhooks/nurse/api/logout
+GET  /webhooks/nurse/api/session                        who is signed in, the idle time-out, the response targets
+POST /webhooks/nurse/api/assess                         {"text": what the caller says}
+GET  /webhooks/nurse/api/escalations                    ?status=open|handled|all&q=search
+GET  /webhooks/nurse/api/escalations/<id>               one escalation, its transcript and triage note
+POST /webhooks/nurse/api/escalations/<id>/claim
+POST /webhooks/nurse/api/escalations/<id>/release
+POST /webhooks/nurse/api/escalations/<id>/handle        {"note": "..."} (required)
+GET  /webhooks/nurse/api/audit                          ?nurse=&sender=
+GET  /webhooks/nurse/api/events                         server-sent events: the open queue whenever it changes
 
-Every /api route needs `Authorization: Bearer <token>`, one of the configured tokens.
+Every /api route but login needs `Authorization: Bearer <session token>`. Every database
+call runs on a thread pool of its own, off the server's event loop, and is given up after
+NURSE_DB_TIMEOUT_SECONDS (a 503), so a hanging database never blocks a patient's turn.
 """
 from __future__ import annotations
 
-import hmac
+import asyncio
+import json
 import logging
-from functools import wraps
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from functools import partial, wraps
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -22,25 +35,109 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from assistant import escalations, nurse
-from assistant.inbound import MAX_MESSAGE_CHARS, clean_message
+from assistant import accounts, audit, escalations, nurse
 from assistant.db import engine_for
+from assistant.inbound import MAX_MESSAGE_CHARS, clean_message
 from assistant.settings import PROJECT_ROOT, database_url, load_contacts
 
 logger = logging.getLogger(__name__)
 CONSOLE_PAGE = PROJECT_ROOT / "web" / "nurse.html"
+# Threads of their own: a hanging database ties these up, never Rasa's default executor.
+DATABASE_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nurse-db")
+POLL_SECONDS = 0.5  # the live queue's look for changes: one small query, so a new item shows within a second
+KEEPALIVE_SECONDS = 15  # under nginx's 90 s proxy_read_timeout and Sanic's 60 s response timeout
+MAX_SEARCH_CHARS = 200
+
+
+def database_timeout() -> float:
+    value = os.environ.get("NURSE_DB_TIMEOUT_SECONDS") or "5"
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"NURSE_DB_TIMEOUT_SECONDS must be a number of seconds, not {value!r}") from None
+
+
+async def off_loop(function: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking database call on the nurse threads; asyncio.TimeoutError after the time bound."""
+    loop = asyncio.get_running_loop()
+    call = loop.run_in_executor(DATABASE_THREADS, partial(function, *args, **kwargs))
+    return await asyncio.wait_for(call, database_timeout())
+
+
+def engine():
+    return engine_for(database_url())
 
 
 def error(status: int, message: str, **headers: str) -> HTTPResponse:
     return response.json({"error": message}, status=status, headers=headers or None)
 
 
-def json_body(request: Request) -> dict:
+def json_body(request: Request) -> dict | None:
+    """The body as a JSON object, or None when it is not one."""
     try:
         body = request.json
     except InvalidUsage:  # malformed JSON
-        return {}
-    return body if isinstance(body, dict) else {}
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def bearer(request: Request) -> str | None:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" and given.strip() else None
+
+
+class QueueWatch:
+    """One watcher per server process: while a console listens, look at the escalations'
+    change mark every POLL_SECONDS and hand the new open queue to every listener.
+
+    Escalations are written by the action server (and by other replicas' nurses), so the
+    database is the one place every change shows up.
+    """
+
+    def __init__(self, targets: dict[str, int]) -> None:
+        self.targets = targets
+        self.listeners: set[asyncio.Queue] = set()
+        self.latest: str | None = None
+        self.task: asyncio.Task | None = None
+
+    def listen(self) -> asyncio.Queue:
+        listener: asyncio.Queue = asyncio.Queue(maxsize=1)
+        if self.latest is not None:
+            listener.put_nowait(self.latest)
+        self.listeners.add(listener)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self.watch())
+        return listener
+
+    def leave(self, listener: asyncio.Queue) -> None:
+        self.listeners.discard(listener)
+
+    def publish(self, payload: str) -> None:
+        self.latest = payload
+        for listener in self.listeners:
+            if listener.full():  # a slow listener gets only the newest queue
+                listener.get_nowait()
+            listener.put_nowait(payload)
+
+    async def watch(self) -> None:
+        mark = None
+        while self.listeners:
+            try:
+                current = await off_loop(escalations.change_mark, engine())
+                if current != mark:
+                    rows = await off_loop(escalations.list_escalations, engine(), escalations.OPEN)
+                    mark = current
+                    self.publish(json.dumps(queue_payload(rows, self.targets)))
+            except (SQLAlchemyError, asyncio.TimeoutError) as failure:
+                logger.warning("Nurse live queue: database error %s", type(failure).__name__)
+            await asyncio.sleep(POLL_SECONDS)
+        self.latest = None
+
+
+def queue_payload(rows: list[dict], targets: dict[str, int]) -> dict:
+    """The queue with each item's age and overdue mark, and the server's time (the page's clock may be off)."""
+    now = datetime.now(timezone.utc)
+    return {"escalations": [escalations.with_age(row, now, targets) for row in rows], "server_time": now.isoformat()}
 
 
 class NurseConsole(InputChannel):
@@ -50,87 +147,183 @@ class NurseConsole(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        tokens = (credentials or {}).get("tokens") or []
-        if isinstance(tokens, str):
-            tokens = tokens.split(",")
-        return cls([token.strip() for token in tokens if token and token.strip()])
+        return cls()
 
-    def __init__(self, tokens: list[str]) -> None:
-        self.tokens = [token.encode() for token in tokens]
-        if not self.tokens:
-            logger.warning("Nurse console has no tokens configured: its API refuses every request.")
-
-    def authorized(self, request: Request) -> bool:
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            return False
-        # Compare with every token, in constant time, so timing tells nothing.
-        matches = [hmac.compare_digest(given.strip().encode(), token) for token in self.tokens]
-        return any(matches)
+    def __init__(self) -> None:
+        # Read at start-up, so a bad clinic file or setting stops the server with its name.
+        self.targets = escalations.response_targets()
+        self.idle_minutes = int(accounts.idle_timeout().total_seconds() // 60)
+        database_timeout()
+        self.queue_watch = QueueWatch(self.targets)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         console = Blueprint("nurse_console", __name__)
 
-        def needs_token(handler):
+        def guarded(handler):
+            """Database failures and time-outs become a 503 that names no data."""
             @wraps(handler)
-            async def checked(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
-                if not self.authorized(request):
-                    return error(401, "A valid nurse-line token is required.", **{"WWW-Authenticate": "Bearer"})
+            async def run(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
                 try:
                     return await handler(request, *args, **kwargs)
-                except SQLAlchemyError as failure:
+                except (SQLAlchemyError, asyncio.TimeoutError) as failure:
                     logger.warning("Nurse API database error: %s", type(failure).__name__)
                     return error(503, "The database is unavailable; try again shortly.")
 
+            return run
+
+        def signed_in(handler):
+            """Only for a live session: the nurse's name goes to request.ctx.nurse."""
+            @guarded
+            @wraps(handler)
+            async def checked(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+                token = bearer(request)
+                name = token and await off_loop(accounts.session_nurse, engine(), token)
+                if not name:
+                    return error(401, "Sign in first: the session is missing, ended or timed out.",
+                                 **{"WWW-Authenticate": "Bearer"})
+                request.ctx.nurse = name
+                return await handler(request, *args, **kwargs)
+
             return checked
+
+        def session_info(name: str) -> dict:
+            return {"nurse": name, "idle_minutes": self.idle_minutes, "response_targets_minutes": self.targets}
 
         @console.route("/", methods=["GET"])
         async def page(_: Request) -> HTTPResponse:
             return await response.file(CONSOLE_PAGE, mime_type="text/html")
 
+        @console.route("/api/login", methods=["POST"])
+        @guarded
+        async def login(request: Request) -> HTTPResponse:
+            body = json_body(request) or {}
+            name, secret = body.get("name"), body.get("secret")
+            if not isinstance(name, str) or not isinstance(secret, str) or not name.strip() or not secret:
+                return error(400, "Send JSON with 'name' and 'secret' text fields.")
+            if len(name) > 64 or len(secret) > accounts.MAX_SECRET_CHARS:
+                return error(400, "'name' or 'secret' is too long.")
+            name = clean_message(name).strip()
+            token = await off_loop(accounts.log_in, engine(), name, secret)
+            if token is None:
+                return error(401, "That name and secret were not accepted.")
+            await off_loop(audit.record, engine(), name, audit.LOGGED_IN)
+            return response.json({"token": token, **session_info(name)})
+
+        @console.route("/api/logout", methods=["POST"])
+        @signed_in
+        async def logout(request: Request) -> HTTPResponse:
+            await off_loop(accounts.log_out, engine(), bearer(request))
+            await off_loop(audit.record, engine(), request.ctx.nurse, audit.LOGGED_OUT)
+            return response.json({"signed_out": request.ctx.nurse})
+
+        @console.route("/api/session", methods=["GET"])
+        @signed_in
+        async def session(request: Request) -> HTTPResponse:
+            return response.json(session_info(request.ctx.nurse))
+
         @console.route("/api/assess", methods=["POST"])
-        @needs_token
+        @signed_in
         async def assess(request: Request) -> HTTPResponse:
-            text = json_body(request).get("text")
+            text = (json_body(request) or {}).get("text")
             if not isinstance(text, str) or not text.strip():
                 return error(400, "Send JSON with a non-empty 'text' field.")
             if len(text) > MAX_MESSAGE_CHARS:
                 return error(413, f"'text' is limited to {MAX_MESSAGE_CHARS} characters.")
             parse_data = await request.app.ctx.agent.parse_message(clean_message(text))
-            return response.json(nurse.assess(parse_data, engine_for(database_url()), load_contacts()))
+            return response.json(await off_loop(nurse.assess, parse_data, engine(), load_contacts()))
 
         @console.route("/api/escalations", methods=["GET"])
-        @needs_token
+        @signed_in
         async def queue(request: Request) -> HTTPResponse:
             status = request.args.get("status", escalations.OPEN)
-            if status not in (escalations.OPEN, escalations.HANDLED, "all"):
+            if status not in (*escalations.STATUSES, "all"):
                 return error(400, "status must be open, handled or all.")
-            rows = escalations.list_escalations(
-                engine_for(database_url()), status, request.args.get("q", "")[:200]
-            )
-            return response.json({"escalations": rows})
+            search = request.args.get("q", "")
+            if len(search) > MAX_SEARCH_CHARS:
+                return error(400, f"Search for at most {MAX_SEARCH_CHARS} characters.")
+            rows = await off_loop(escalations.list_escalations, engine(), status, clean_message(search).strip())
+            return response.json(queue_payload(rows, self.targets))
 
         @console.route("/api/escalations/<escalation_id:int>", methods=["GET"])
-        @needs_token
+        @signed_in
         async def one(request: Request, escalation_id: int) -> HTTPResponse:
-            row = escalations.get_escalation(engine_for(database_url()), escalation_id)
+            row = await off_loop(escalations.get_escalation, engine(), escalation_id)
             if row is None:
                 return error(404, "No such escalation.")
-            # Every stored event of every session, not the recent window a turn loads.
-            tracker = await request.app.ctx.agent.tracker_store.retrieve_full_tracker(row["sender_id"])
+            store = request.app.ctx.agent.tracker_store
+            # Every stored event of every session, not the recent window a turn loads. The store's
+            # retrieval is a coroutine doing blocking SQL: it gets a loop of its own on a nurse thread.
+            tracker = await off_loop(asyncio.run, store.retrieve_full_tracker(row["sender_id"]))
             events = [event.as_dict() for event in tracker.events] if tracker else []
-            return response.json({**row, "transcript": nurse.transcript(events, row["message_id"])})
+            await off_loop(audit.record, engine(), request.ctx.nurse, audit.VIEWED_TRANSCRIPT,
+                           sender_id=row["sender_id"], escalation_id=escalation_id)
+            # Date parsing takes tens of milliseconds: not on the event loop either.
+            note = await asyncio.to_thread(nurse.escalation_note, row, events, load_contacts())
+            return response.json({**row, "transcript": nurse.transcript(events, row["message_id"]), "note": note})
+
+        async def change(request: Request, escalation_id: int, action: str, apply: Callable) -> HTTPResponse:
+            try:
+                row = await off_loop(apply, engine(), escalation_id, request.ctx.nurse)
+            except escalations.EscalationConflict as conflict:
+                return error(409, str(conflict))
+            if row is None:
+                return error(404, "No such escalation.")
+            await off_loop(audit.record, engine(), request.ctx.nurse, action,
+                           sender_id=row["sender_id"], escalation_id=escalation_id)
+            return response.json(row)
+
+        @console.route("/api/escalations/<escalation_id:int>/claim", methods=["POST"])
+        @signed_in
+        async def claim(request: Request, escalation_id: int) -> HTTPResponse:
+            return await change(request, escalation_id, audit.CLAIMED, escalations.claim)
+
+        @console.route("/api/escalations/<escalation_id:int>/release", methods=["POST"])
+        @signed_in
+        async def release(request: Request, escalation_id: int) -> HTTPResponse:
+            return await change(request, escalation_id, audit.RELEASED, escalations.release)
 
         @console.route("/api/escalations/<escalation_id:int>/handle", methods=["POST"])
-        @needs_token
+        @signed_in
         async def handle(request: Request, escalation_id: int) -> HTTPResponse:
-            note = json_body(request).get("note", "")
-            if not isinstance(note, str) or len(note) > 2000:
-                return error(400, "'note' must be text of at most 2000 characters.")
-            row = escalations.mark_handled(engine_for(database_url()), escalation_id, note.strip())
-            if row is None:
-                return error(404, "No such escalation.")
-            return response.json(row)
+            note = (json_body(request) or {}).get("note")
+            if not isinstance(note, str) or not note.strip() or len(note) > escalations.MAX_NOTE_CHARS:
+                return error(400, f"Handling needs a 'note': text of 1 to {escalations.MAX_NOTE_CHARS} characters.")
+            return await change(request, escalation_id, audit.HANDLED,
+                                partial(escalations.mark_handled, note=clean_message(note)))
+
+        @console.route("/api/audit", methods=["GET"])
+        @signed_in
+        async def audit_log(request: Request) -> HTTPResponse:
+            nurse_name, sender = request.args.get("nurse", ""), request.args.get("sender", "")
+            if len(nurse_name) > 64 or len(sender) > 255:
+                return error(400, "'nurse' is at most 64 characters and 'sender' at most 255.")
+            entries = await off_loop(audit.entries, engine(), clean_message(nurse_name).strip(), clean_message(sender).strip())
+            return response.json({"entries": entries})
+
+        @console.route("/api/events", methods=["GET"])
+        @signed_in
+        async def events(request: Request) -> None:  # a stream: Sanic sends it as it is written
+            token = bearer(request)
+            stream = await request.respond(
+                content_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},  # nginx: pass each event on at once
+            )
+            listener = self.queue_watch.listen()
+            try:
+                while True:
+                    try:
+                        payload = await asyncio.wait_for(listener.get(), KEEPALIVE_SECONDS)
+                    except asyncio.TimeoutError:
+                        payload = None
+                    # Listening is not activity: the session still times out when the nurse is away.
+                    if not await off_loop(accounts.session_nurse, engine(), token, touch=False):
+                        await stream.send("event: signed-out\ndata: {}\n\n")
+                        break
+                    await stream.send(f"event: queue\ndata: {payload}\n\n" if payload else ": keep-alive\n\n")
+            except (SQLAlchemyError, asyncio.TimeoutError) as failure:
+                logger.warning("Nurse live queue stream closed: %s", type(failure).__name__)
+            finally:
+                self.queue_watch.leave(listener)
+            await stream.eof()
 
         return console

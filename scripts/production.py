@@ -34,7 +34,7 @@ from scripts.servers import VENV_BIN, latest_model, start, wait_until
 ENDPOINTS = PROJECT_ROOT / "deploy" / "endpoints.prod.yml"
 NGINX_TEMPLATE = PROJECT_ROOT / "deploy" / "nginx.conf.template"
 # Read by credentials.yml: unset, Rasa would refuse to start; empty, the channel refuses everyone.
-CHANNEL_SETTINGS = ("WIDGET_ORIGINS", "TWILIO_AUTH_TOKEN", "SMS_PUBLIC_URL", "NURSE_API_TOKENS", "REST_API_TOKEN")
+CHANNEL_SETTINGS = ("WIDGET_ORIGINS", "TWILIO_AUTH_TOKEN", "SMS_PUBLIC_URL", "REST_API_TOKEN")
 START_TIMEOUT = 600  # s: a replica loads its model in about a minute on a busy machine
 
 

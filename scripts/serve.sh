@@ -7,7 +7,6 @@ ACTION_PORT=${ACTION_PORT:-5055}
 WEB_PORT=${WEB_PORT:-8080}
 export ACTION_PORT
 export TWILIO_AUTH_TOKEN=${TWILIO_AUTH_TOKEN:-} SMS_PUBLIC_URL=${SMS_PUBLIC_URL:-}
-export NURSE_API_TOKENS=${NURSE_API_TOKENS:-}
 export WIDGET_ORIGINS=${WIDGET_ORIGINS:-http://localhost:$WEB_PORT,http://127.0.0.1:$WEB_PORT}
 mkdir -p var
 
@@ -23,7 +22,7 @@ cat <<MSG
   The assistant is starting on http://localhost:$RASA_PORT (actions on port $ACTION_PORT).
   Once it says "Rasa server is up and running":
     web demo (a hospital page with the chat widget):  http://localhost:$WEB_PORT/
-    nurse console (token from NURSE_API_TOKENS):      http://localhost:$RASA_PORT/webhooks/nurse/
+    nurse console (accounts: python -m assistant.accounts add NAME): http://localhost:$RASA_PORT/webhooks/nurse/
     REST:  curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender": "me", "message": "how long does kyphoplasty take?"}'
   Press Ctrl-C to stop.
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import requests
 
+from assistant.accounts import add_nurse
+from assistant.db import engine_for
 from assistant.settings import PROJECT_ROOT
 
 VENV_BIN = Path(sys.executable).parent
@@ -50,7 +52,8 @@ class Assistant:
     action_url: str
     web_url: str  # the demo page with the chat widget (build/web)
     sms_auth_token: str  # the Twilio auth token the SMS channel checks signatures with
-    nurse_token: str  # a bearer token of the nurse console
+    nurse_name: str  # a nurse-console account in the assistant's database
+    nurse_secret: str
     processes: dict
     workdir: Path  # its logs (rasa.log, actions.log) and conversation store (tracker.db)
     env: dict
@@ -86,6 +89,16 @@ class Assistant:
         response.raise_for_status()
         return response.json()
 
+    @property
+    def nurse_token(self) -> str:
+        """A new session token of the test nurse (logs in through the console's API)."""
+        response = requests.post(
+            f"{self.url}/webhooks/nurse/api/login",
+            json={"name": self.nurse_name, "secret": self.nurse_secret}, timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()["token"]
+
     def is_up(self) -> bool:
         return requests.get(self.url, timeout=5).ok
 
@@ -118,7 +131,9 @@ def serve_assistant(
 ):
     """Start the Rasa server (REST + API) and, unless told not to, the action server."""
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
-    token, sms_auth_token, nurse_token = (secrets.token_hex(16) for _ in range(3))
+    token, sms_auth_token, nurse_secret = (secrets.token_hex(16) for _ in range(3))
+    nurse_name = f"nurse-{secrets.token_hex(4)}"
+    add_nurse(engine_for(knowledge_db_url), nurse_name, nurse_secret)
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
@@ -132,7 +147,6 @@ def serve_assistant(
         "RASA_TELEMETRY_ENABLED": "false",
         "WIDGET_ORIGINS": f"http://127.0.0.1:{web_port}",
         "TWILIO_AUTH_TOKEN": sms_auth_token,
-        "NURSE_API_TOKENS": f"{secrets.token_hex(16)},{nurse_token}",
         "SMS_PUBLIC_URL": "",
         "REST_API_TOKEN": "",
         **(extra_env or {}),
@@ -144,7 +158,8 @@ def serve_assistant(
         action_url=f"http://127.0.0.1:{action_port}",
         web_url=f"http://127.0.0.1:{web_port}",
         sms_auth_token=sms_auth_token,
-        nurse_token=nurse_token,
+        nurse_name=nurse_name,
+        nurse_secret=nurse_secret,
         processes=processes,
         workdir=workdir,
         env=env,

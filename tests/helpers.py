@@ -1,4 +1,4 @@
-"""Helpers the end-to-end tests share: senders, REST turns, the nurse API, a phone, the store."""
+"""Helpers the end-to-end tests share: senders, REST turns, the nurse API and accounts, a phone, the store."""
 from __future__ import annotations
 
 import secrets
@@ -12,6 +12,8 @@ from twilio.request_validator import RequestValidator
 
 from addons.tracker_store import PatientSQLTrackerStore
 from assistant import gsm7
+from assistant.accounts import add_nurse
+from assistant.db import engine_for
 from assistant.settings import PROJECT_ROOT
 from assistant.render import SMS_MESSAGE_LIMIT
 from assistant.vocabulary import ANSWER_PROCEDURES, TOPICS, TURN_TYPES, URGENCIES
@@ -51,15 +53,32 @@ def turn(assistant, sender, message):
 
 
 class NurseApi:
+    """The nurse console's API, as one signed-in nurse (or, with no token, as nobody)."""
+
     def __init__(self, assistant, token: str | None):
         self.base = f"{assistant.url}/webhooks/nurse/api"
+        self.token = token
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    @classmethod
+    def sign_in(cls, assistant, name: str, secret: str) -> "NurseApi":
+        response = requests.post(f"{assistant.url}/webhooks/nurse/api/login",
+                                 json={"name": name, "secret": secret}, timeout=30)
+        assert response.status_code == 200, response.text
+        return cls(assistant, response.json()["token"])
 
     def get(self, path: str, **params) -> requests.Response:
         return requests.get(f"{self.base}{path}", params=params, headers=self.headers, timeout=30)
 
-    def post(self, path: str, body) -> requests.Response:
+    def post(self, path: str, body=None) -> requests.Response:
         return requests.post(f"{self.base}{path}", json=body, headers=self.headers, timeout=30)
+
+
+def new_nurse(database_url: str) -> tuple[str, str]:
+    """A new nurse account in the assistant's database: (name, secret)."""
+    name, secret = f"nurse-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(18)
+    add_nurse(engine_for(database_url), name, secret)
+    return name, secret
 
 
 def new_number() -> str:

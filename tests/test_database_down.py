@@ -16,6 +16,7 @@ def test_answers_apologise_while_the_database_is_down_and_resume_when_it_is_back
         sender = new_sender()
         _, custom, _ = turn(assistant, sender, "how long does kyphoplasty take?")
         assert custom["type"] == "answer"
+        nurse = NurseApi(assistant, assistant.nurse_token)  # signed in while the database is up
 
         postgres_server.stop()
         texts, custom, _ = turn(assistant, sender, "does it hurt?")
@@ -25,7 +26,7 @@ def test_answers_apologise_while_the_database_is_down_and_resume_when_it_is_back
         texts, custom, _ = turn(assistant, new_sender(), RED_FLAG)
         assert (custom["type"], custom["urgency"]) == ("triage", "emergency")
         assert load_contacts().emergency_number in texts[0]
-        assert NurseApi(assistant, assistant.nurse_token).post("/assess", {"text": "does it hurt?"}).status_code == 503
+        assert nurse.post("/assess", {"text": "does it hurt?"}).status_code == 503
         assert nurse_phone in Phone(assistant).text("STOP")
 
         postgres_server.start()
