@@ -15,6 +15,7 @@ from assistant.render import (
     render_sms,
     render_transcript,
     render_widget,
+    segments,
     to_gsm7,
 )
 from assistant.reply import ALSO_ASKED, Advice, Answer, Notice, Option, Reply, Source
@@ -90,6 +91,11 @@ def test_sms_splits_a_long_text_between_sentences_never_inside_one():
         assert all(part.strip() == sentence for part in re.split(r"(?<=\.) ", message) if "Source" not in part)
 
 
+def test_segments_are_counted_as_carriers_bill_them():
+    assert [segments("a" * length) for length in (1, 160, 161, 306, 307, 459)] == [1, 1, 2, 2, 3, 3]
+    assert segments("[" * 80) == 1 and segments("[" * 81) == 2  # an extended character costs two septets
+
+
 def test_the_transcript_keeps_every_part_in_order():
     transcript = render_transcript(FULL)
     assert transcript.index(ADVICE.text) < transcript.index("It can hurt.") < transcript.index("1. Risks")
@@ -151,7 +157,7 @@ def test_no_sms_reply_drops_advice_signs_or_risks_or_cuts_a_sentence(knowledge_d
         whole = " ".join(messages)
         for message in messages:
             assert_sms(message)
-            segments_total += -(-gsm7.septet_length(message) // 153) if gsm7.septet_length(message) > 160 else 1
+            segments_total += segments(message)
         if reply.advice:
             assert messages[0] == to_gsm7(reply.advice.text), case  # whole, and first
         assert reply.answer is not None, case
