@@ -52,6 +52,8 @@ PREAMBLE_WORDS = frozenset({
     "couple", "of", "something", "have", "got", "'ve", "help", "me", "please", "pls", "hi", "hello",
     "there", "anyone", "someone", "are", "is", "hey", "just", "one", "two", "more",
 })
+# A question of this intent is none the assistant could offer to answer.
+NOT_OFFERED = frozenset({"out_of_scope"})
 # Words before the question proper: "And will he still need his brace?", "Anyway, my question is...".
 LEADING_FILLERS = frozenset({
     "and", "also", "so", "but", "ok", "okay", "oh", "well", "then", "plus", "anyway", "anyways",
@@ -84,8 +86,6 @@ class QuestionSettings:
     context_weight: float
     # A question the model places at least this confidently is recognised.
     min_confidence: float
-    # Intents that are not a question the assistant can offer to answer.
-    unrecognised_intents: frozenset[str] = frozenset({"out_of_scope"})
 
 
 @Language.component("line_breaks_end_sentences")
@@ -113,7 +113,8 @@ def sentences(text: str) -> list[Span]:
 def asks(sentence: Span) -> bool:
     """Whether the sentence is a question or a request."""
     tokens = [token for token in sentence if not token.is_space]
-    words = [token.lower_ for token in tokens if not token.is_punct]
+    # Typed on a phone, "I’d" and "can’t" have a curly apostrophe.
+    words = [token.lower_.replace("\u2019", "'") for token in tokens if not token.is_punct]
     if all(word in PREAMBLE_WORDS for word in words):
         return False
     ending = []
@@ -127,6 +128,8 @@ def asks(sentence: Span) -> bool:
     while start < len(words) and words[start] in LEADING_FILLERS:
         start += 1
     words = words[start:]
+    if not words:
+        return False
     if words[0] in QUESTION_WORDS:
         return True
     if words[0] in QUESTION_AUXILIARIES:
@@ -166,7 +169,7 @@ def read_message(text: str, rank: Ranker, settings: QuestionSettings) -> Reading
         top = ranking[0]
         if (
             top["confidence"] >= settings.min_confidence
-            and top["name"] not in settings.unrecognised_intents
+            and top["name"] not in NOT_OFFERED
             and all(top["name"] != question.intent for question in questions)
         ):
             questions.append(Question(top["name"], top["confidence"], sentence))
