@@ -26,7 +26,7 @@ Ranker = Callable[[Sequence[str]], list[Ranking]]
 # Words that open a question, also when SMS leaves out the "?": "wat signs shud we look for".
 QUESTION_WORDS = frozenset({
     "what", "whats", "wat", "wot", "wht", "how", "hw", "when", "wen", "where", "why", "which", "who",
-    "whose", "any",
+    "whose",
 })
 # Auxiliaries that open a yes/no question ("does she need to stop eating before"). Not
 # has/have/had/was/am: SMS drops the subject of statements ("had it done last week").

@@ -54,6 +54,7 @@ def asked(text: str) -> list[bool]:
     ("Sorry for the long message. Anyway, my question is whether it hurts.", [False, True]),
     ("We saw the surgeon. And will he still need his brace", [False, True]),
     ("I’d like to know the risks. Thanks.", [True, False]),
+    ("Any advice appreciated. Which is better for her?", [False, True]),
     ("Had it done last week. Cant sleep. Dont know what to do.", [False, False, False]),
     ("Can I ask you a question? Quick question. Hello?", [False, False, False]),
 ])
