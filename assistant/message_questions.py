@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from itertools import takewhile
 from typing import Callable, Sequence
 
 import spacy
@@ -117,12 +118,8 @@ def asks(sentence: Span) -> bool:
     words = [token.lower_.replace("\u2019", "'") for token in tokens if not token.is_punct]
     if all(word in PREAMBLE_WORDS for word in words):
         return False
-    ending = []
-    for token in reversed(tokens):
-        if not token.is_punct:
-            break
-        ending.append(token.text)
-    if "?" in "".join(ending):
+    closing = "".join(token.text for token in takewhile(lambda token: token.is_punct, reversed(tokens)))
+    if "?" in closing:
         return True
     start = 0
     while start < len(words) and words[start] in LEADING_FILLERS:
@@ -165,10 +162,11 @@ def read_message(text: str, rank: Ranker, settings: QuestionSettings) -> Reading
     in_context = [blend(ranking, whole, settings.context_weight) for ranking in rankings]
     main = main_question_index(in_context, settings)
     questions = [Question(in_context[main][0]["name"], in_context[main][0]["confidence"], asked[main])]
-    for sentence, ranking in zip(asked, rankings):
+    for index, (sentence, ranking) in enumerate(zip(asked, rankings)):
         top = ranking[0]
         if (
-            top["confidence"] >= settings.min_confidence
+            index != main
+            and top["confidence"] >= settings.min_confidence
             and top["name"] not in NOT_OFFERED
             and all(top["name"] != question.intent for question in questions)
         ):

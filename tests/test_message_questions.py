@@ -166,3 +166,11 @@ def test_confidences_are_probabilities_with_the_main_question_first(read):
     assert reading.questions[0].confidence == reading.ranking[0]["confidence"]
     assert abs(sum(entry["confidence"] for entry in reading.ranking) - 1) < 1e-6
     assert all(0 < question.confidence <= 1 for question in reading.questions)
+
+
+def test_no_sentence_and_no_intent_is_listed_twice(read):
+    messages = yaml.safe_load((PROJECT_ROOT / "tests" / "data" / "long_message_dev.yml").read_text())["messages"]
+    for message in messages:
+        questions = read(message["text"]).questions
+        assert len({question.text for question in questions}) == len(questions), message["text"]
+        assert len({question.intent for question in questions}) == len(questions), message["text"]
