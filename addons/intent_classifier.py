@@ -1,7 +1,8 @@
-"""Rasa NLU component adapting assistant.intent_model to the pipeline."""
+"""Rasa NLU component adapting assistant.intent_model and assistant.message_questions to the pipeline."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 import joblib
@@ -15,9 +16,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from assistant.intent_model import build_intent_model, rank_intents
+from assistant.message_questions import QuestionSettings, read_message, sentence_splitter
 
 logger = logging.getLogger(__name__)
 MODEL_FILE = "intent_model.joblib"
+# The parse output's list of what the message asks: {"intent", "confidence", "text"}, main question first.
+QUESTIONS = "questions"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -29,11 +33,15 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
         return {
             "word_ngrams": [1, 2], "char_ngrams": [2, 5], "C": 20.0, "ranking_length": 10,
             "sentence_encoder": "build/minilm", "embedding_weight": 2.0,
+            "question_context_weight": 0.2, "question_min_confidence": 0.5,
         }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource, model=None) -> None:
         self.config = {**self.get_default_config(), **config}
         self.model = model
+        self.question_settings = QuestionSettings(
+            self.config["question_context_weight"], self.config["question_min_confidence"]
+        )
         self._model_storage = model_storage
         self._resource = resource
 
@@ -58,10 +66,12 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         if self.model is None:
             return messages
-        rankings = rank_intents(self.model, [message.get(TEXT) or "" for message in messages])
-        for message, ranking in zip(messages, rankings):
-            message.set(INTENT, ranking[0], add_to_output=True)
-            message.set("intent_ranking", ranking[: self.config["ranking_length"]], add_to_output=True)
+        rank = partial(rank_intents, self.model)
+        for message in messages:
+            reading = read_message(message.get(TEXT) or "", rank, self.question_settings)
+            message.set(INTENT, reading.ranking[0], add_to_output=True)
+            message.set("intent_ranking", reading.ranking[: self.config["ranking_length"]], add_to_output=True)
+            message.set(QUESTIONS, [question.as_dict() for question in reading.questions], add_to_output=True)
         return messages
 
     @classmethod
@@ -75,4 +85,5 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
         except (ValueError, FileNotFoundError):
             logger.warning("No trained intent model in this Rasa model; intents will be missing.")
             model = None
+        sentence_splitter()  # built now, not on the first patient's message
         return cls(config, model_storage, resource, model)
