@@ -41,8 +41,11 @@ def knowledge_db_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory, knowledge_db_url) -> Assistant:
-    """The whole assistant: action server and Rasa server, with their own stores."""
-    with serve_assistant(tmp_path_factory.mktemp("servers"), knowledge_db_url) as served:
+    """The whole assistant: action server and Rasa server, with their own stores. No rate
+    limit: long conversations are sent faster than a patient types (tests/test_faults.py
+    and tests/test_rate_limit.py check the limit)."""
+    with serve_assistant(tmp_path_factory.mktemp("servers"), knowledge_db_url,
+                         extra_env={"RATE_LIMIT_PER_MINUTE": "0"}) as served:
         yield served
 
 

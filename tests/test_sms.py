@@ -5,7 +5,7 @@ import pytest
 
 from assistant.settings import load_contacts
 from assistant.reply_texts import load_reply_texts
-from tests.helpers import Phone
+from tests.helpers import VAGUE_MESSAGES, Phone
 
 
 def test_unsigned_or_wrongly_signed_requests_get_403(assistant):
@@ -37,14 +37,12 @@ def test_more_sends_the_whole_answer_with_its_sources(assistant):
     assert "Source" in longer and "Reply MORE" not in longer
 
 
-# Vague messages the model is unsure about (it may also decline some as out of scope).
-VAGUE = ["is that normal", "my back", "is it ok"]
 
 
 def test_numbered_suggestions_can_be_picked(assistant):
     phone = Phone(assistant)
     phone.text("hello")
-    offers = [phone.text(message) for message in VAGUE]
+    offers = [phone.text(message) for message in VAGUE_MESSAGES]
     offer = next((reply for reply in offers if "Reply 1 for" in reply), None)
     assert offer, offers
     picked = phone.text("1")
