@@ -146,9 +146,9 @@ def validate_sources(files: KnowledgeFiles) -> set[str]:
 def validate_review(answer: dict[str, Any], where: str) -> None:
     review = answer.get("review")
     if not isinstance(review, dict):
-        raise KnowledgeError(f"{where}: 'review' is missing (by, on, versions)")
-    require(review, "by", f"{where}, review")
-    require_date(review, "on", f"{where}, review")
+        raise KnowledgeError(f"{where}: 'review' is missing (reviewer, date, versions)")
+    require(review, "reviewer", f"{where}, review")
+    require_date(review, "date", f"{where}, review")
     versions = review.get("versions")
     if not isinstance(versions, dict) or set(versions) != set(answer["sources"]):
         raise KnowledgeError(f"{where}: review 'versions' must give a version for each cited source, and only those")
@@ -257,8 +257,8 @@ def replace_contents(session: Session, files: KnowledgeFiles) -> None:
                 procedure=answer["procedure"],
                 web=answer["web"].strip(),
                 sms=answer["sms"].strip(),
-                reviewer=answer["review"]["by"],
-                reviewed_on=answer["review"]["on"],
+                reviewer=answer["review"]["reviewer"],
+                reviewed_on=answer["review"]["date"],
                 needs_review=bool(files.stale_sources(answer)),
                 sources=[sources[source_id] for source_id in answer["sources"]],
             )

@@ -213,7 +213,7 @@ def review_answer(topic: dict, answer: dict, files: KnowledgeFiles, contacts: Co
     item = AnswerReview(
         topic=topic["id"], topic_title=topic["title"], procedure=answer["procedure"],
         web=texts["web"], sms=texts["sms"], sources=list(answer["sources"]),
-        reviewer=answer["review"]["by"], reviewed_on=answer["review"]["on"],
+        reviewer=answer["review"]["reviewer"], reviewed_on=answer["review"]["date"],
         grades={channel: reading_grade(text) for channel, text in texts.items()},
         sms_septets=gsm7.septet_length(texts["sms"]) if gsm7.is_gsm7(texts["sms"]) else 10 ** 6,
         figures={}, stale_sources=files.stale_sources(answer),
