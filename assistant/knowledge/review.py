@@ -171,7 +171,7 @@ class AnswerReview:
     topic: str
     topic_title: str
     procedure: str
-    web: str  # with the clinic's contact details filled in, as patients read it
+    web: str  # as written, with the placeholders of the clinic's contact details
     sms: str
     sources: list[str]
     reviewer: str
@@ -209,10 +209,11 @@ class Review:
 
 def review_answer(topic: dict, answer: dict, files: KnowledgeFiles, contacts: Contacts,
                   leaflet_figures: dict[str, list[Figure]], leaflet_words: dict[str, list[str]]) -> AnswerReview:
+    # Grade and length of the texts as patients read them, with the clinic's contact details.
     texts = {channel: answer[channel].strip().format(**contacts.as_placeholders()) for channel in ("web", "sms")}
     item = AnswerReview(
         topic=topic["id"], topic_title=topic["title"], procedure=answer["procedure"],
-        web=texts["web"], sms=texts["sms"], sources=list(answer["sources"]),
+        web=answer["web"].strip(), sms=answer["sms"].strip(), sources=list(answer["sources"]),
         reviewer=answer["review"]["reviewer"], reviewed_on=answer["review"]["date"],
         grades={channel: reading_grade(text) for channel, text in texts.items()},
         sms_septets=gsm7.septet_length(texts["sms"]) if gsm7.is_gsm7(texts["sms"]) else 10 ** 6,
@@ -221,8 +222,8 @@ def review_answer(topic: dict, answer: dict, files: KnowledgeFiles, contacts: Co
     stated = [figure for source_id in answer["sources"] for figure in leaflet_figures[source_id]]
     for channel in ("web", "sms"):
         where = f"{item.key} ({channel})"
-        # Figures in the answer's own words, not in the contact details filled in.
-        item.figures[channel] = [(figure, supports(stated, figure)) for figure in figures(answer[channel])]
+        written = item.web if channel == "web" else item.sms
+        item.figures[channel] = [(figure, supports(stated, figure)) for figure in figures(written)]
         for figure, supported in item.figures[channel]:
             if not supported:
                 item.flags.append(Flag(UNSUPPORTED_FIGURE, where, f"{figure.text!r} is in none of {answer['sources']}"))
