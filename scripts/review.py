@@ -22,15 +22,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from rank_bm25 import BM25Okapi
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from assistant.knowledge.load import SMS_MAX_SEPTETS, KnowledgeError, KnowledgeFiles, read_knowledge, validate  # noqa: E402
-from assistant.knowledge.facts import fact_text, limit_values  # noqa: E402
-from assistant.knowledge.review import (  # noqa: E402
+from assistant.knowledge.load import SMS_MAX_SEPTETS, KnowledgeError, KnowledgeFiles, read_knowledge, validate
+from assistant.knowledge.facts import fact_text, limit_values
+from assistant.knowledge.review import (
     BLOCKING, FLAG_LABELS, MAX_GRADE, AnswerReview, Figure, Review, figures, review_knowledge, supports, words,
 )
-from assistant.sentence_encoder import load_encoder  # noqa: E402
-from assistant.settings import KNOWLEDGE_DIR, PROJECT_ROOT, load_contacts  # noqa: E402
+from assistant.sentence_encoder import load_encoder
+from assistant.settings import KNOWLEDGE_DIR, PROJECT_ROOT, load_contacts
 
 DEFAULT_OUT = PROJECT_ROOT / "reports" / "knowledge-review.html"
 ENCODER = PROJECT_ROOT / "build" / "minilm"
@@ -64,7 +62,7 @@ class Support:
 
 
 def sentences(text: str) -> list[str]:
-    found = []
+    found: list[str] = []
     for line in text.splitlines():
         line = line.strip().lstrip("•").strip().removeprefix("- ")
         found.extend(part.strip() for part in SENTENCE_END.split(line) if part.strip())
@@ -107,7 +105,7 @@ class SupportFinder:
         cited = np.array([sentence.source_id in answer.sources for sentence in self.sentences])
         ours = sentences(answer.web)
         similarities = self.encoder.encode(ours) @ self.embeddings.T
-        found = []
+        found: list[Support] = []
         for text, similarity in zip(ours, similarities):
             keyword = self.bm25.get_scores(words(text))
             fused = np.zeros(len(self.sentences))

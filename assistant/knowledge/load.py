@@ -89,7 +89,7 @@ def read_leaflets(directory: Path, sources: list[dict[str, Any]]) -> dict[str, b
         name = require(entry, "file", where)
         path = directory / LEAFLETS / str(name)
         try:
-            leaflets[entry.get("id")] = path.read_bytes()
+            leaflets[str(entry.get("id"))] = path.read_bytes()
         except OSError:
             raise KnowledgeError(f"{where}: leaflet {LEAFLETS}/{name} cannot be read") from None
     return leaflets

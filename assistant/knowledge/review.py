@@ -124,17 +124,15 @@ def copied_runs(text: str, leaflet_words: dict[str, list[str]]) -> list[tuple[st
         for start in range(len(leaflet) - size + 1):
             seen.setdefault(tuple(leaflet[start:start + size]), source_id)
     ours = words(text)
-    hits = [start for start in range(len(ours) - size + 1) if tuple(ours[start:start + size]) in seen]
-    runs, run_start, run_end = [], None, None
-    for start in hits + [None]:
-        if start is not None and run_end is not None and start <= run_end - size + 1:
-            run_end = start + size
+    runs: list[list[int]] = []  # [start, end) in our words
+    for start in range(len(ours) - size + 1):
+        if tuple(ours[start:start + size]) not in seen:
             continue
-        if run_start is not None:
-            runs.append((" ".join(ours[run_start:run_end]), seen[tuple(ours[run_start:run_start + size])]))
-        if start is not None:
-            run_start, run_end = start, start + size
-    return runs
+        if runs and start < runs[-1][1]:  # overlaps the run before: one longer run
+            runs[-1][1] = start + size
+        else:
+            runs.append([start, start + size])
+    return [(" ".join(ours[start:end]), seen[tuple(ours[start:start + size])]) for start, end in runs]
 
 
 def readable_text(text: str) -> str:
@@ -204,7 +202,9 @@ class Review:
 
     @property
     def flags(self) -> list[Flag]:
-        return [flag for item in (*self.answers, *self.facts) for flag in item.flags]
+        return [flag for answer in self.answers for flag in answer.flags] + [
+            flag for fact in self.facts for flag in fact.flags
+        ]
 
 
 def review_answer(topic: dict, answer: dict, files: KnowledgeFiles, contacts: Contacts,
