@@ -86,6 +86,26 @@ def figure_spans(text: str, stated: list[Figure]) -> list[tuple[int, int, str]]:
     return [(figure.start, figure.end, "match" if supports(stated, figure) else "unsupported") for figure in figures(text)]
 
 
+class Embeddings:
+    """MiniLM sentence embeddings, each sentence encoded once per process.
+
+    Encoding the leaflets' 312 sentences took 28-41 s on 2 cores at a load average of 13-16;
+    a page built again after an edit (the tests build two) encodes only the changed sentences.
+    """
+
+    def __init__(self) -> None:
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        missing = sorted({text for text in texts if text not in self.vectors})
+        if missing:
+            self.vectors.update(zip(missing, load_encoder(str(ENCODER)).encode(missing)))
+        return np.array([self.vectors[text] for text in texts])
+
+
+embed = Embeddings()
+
+
 class SupportFinder:
     """The leaflet sentence each answer sentence rests on, among the leaflets it cites."""
 
@@ -97,14 +117,13 @@ class SupportFinder:
             if len(words(sentence)) >= MIN_SENTENCE_WORDS
         ]
         self.bm25 = BM25Okapi([words(sentence.text) for sentence in self.sentences])
-        self.encoder = load_encoder(str(ENCODER))
-        self.embeddings = self.encoder.encode([sentence.text for sentence in self.sentences])
+        self.embeddings = embed([sentence.text for sentence in self.sentences])
 
     def supports(self, answer: AnswerReview, stated: list[Figure]) -> list[Support]:
         """Per web sentence, the best leaflet sentence; figures marked against ``stated``, the cited leaflets' figures."""
         cited = np.array([sentence.source_id in answer.sources for sentence in self.sentences])
         ours = sentences(answer.web)
-        similarities = self.encoder.encode(ours) @ self.embeddings.T
+        similarities = embed(ours) @ self.embeddings.T
         found: list[Support] = []
         for text, similarity in zip(ours, similarities):
             keyword = self.bm25.get_scores(words(text))
