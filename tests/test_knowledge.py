@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from assistant import gsm7
+from assistant.escalations import list_escalations, record_escalation
 from assistant.knowledge.load import LEAFLETS, SMS_MAX_SEPTETS, KnowledgeError, load_knowledge, read_knowledge
 from assistant.knowledge.query import find_answer, topic_titles
 from assistant.knowledge.schema import Answer, Fact, Source, Topic
@@ -261,3 +262,21 @@ def test_a_bad_file_is_named_and_the_database_left_unchanged(tmp_path, request, 
     with pytest.raises(KnowledgeError, match=named):
         load_knowledge(engine, broken)
     assert contents(engine) == before
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_database_loaded_before_the_review_fields_is_upgraded_and_its_escalations_kept(tmp_path, request, database):
+    url = (
+        f"sqlite:///{tmp_path / 'kb.db'}" if database == "sqlite"
+        else new_postgres_database(request.getfixturevalue("postgres_url"))
+    )
+    engine = create_engine(url)
+    with engine.begin() as connection:  # the sources table as it was before leaflets had a SHA-256
+        connection.exec_driver_sql("CREATE TABLE sources (id VARCHAR(64) PRIMARY KEY, file VARCHAR(255) NOT NULL, "
+                                   "title VARCHAR(255) NOT NULL, publisher VARCHAR(255) NOT NULL)")
+        connection.exec_driver_sql("INSERT INTO sources VALUES ('old', 'old.txt', 'Old', 'Old')")
+    escalation = record_escalation(engine, sender_id="patient-1", channel="rest", urgency="urgent",
+                                   signs=["fever"], matched_words=["fever"])
+    load_knowledge(engine)
+    assert_complete(engine)
+    assert [row["id"] for row in list_escalations(engine)] == [escalation]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import create_engine, delete
+from sqlalchemy import create_engine, delete, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -233,8 +233,28 @@ def validate(files: KnowledgeFiles, contacts: Contacts) -> None:
     validate_facts(files, source_ids)
 
 
+KNOWLEDGE_TABLES = (answer_sources, Fact.__table__, Answer.__table__, Topic.__table__, Source.__table__)
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the tables; knowledge tables of an older schema are made again (their rows all come from the YAML).
+
+    Runs only after the files validated, so a bad file never touches the database.
+    """
+    inspector = inspect(engine)
+    outdated = [
+        table for table in KNOWLEDGE_TABLES
+        if inspector.has_table(table.name)
+        and {column["name"] for column in inspector.get_columns(table.name)} != set(table.columns.keys())
+    ]
+    if outdated:
+        log.warning("Knowledge tables of an older schema (%s) are made again", ", ".join(t.name for t in outdated))
+        Base.metadata.drop_all(engine, tables=list(KNOWLEDGE_TABLES))
+    Base.metadata.create_all(engine)
+
+
 def replace_contents(session: Session, files: KnowledgeFiles) -> None:
-    for table in (answer_sources, Fact.__table__, Answer.__table__, Topic.__table__, Source.__table__):
+    for table in KNOWLEDGE_TABLES:
         session.execute(delete(table))
     changed = {source["id"] for source in files.changed_sources()}
     sources = {
@@ -303,7 +323,7 @@ def load_knowledge(engine: Engine, directory: Path = KNOWLEDGE_DIR, contacts: Co
     """Validate the YAML in ``directory`` and replace the knowledge tables in one transaction."""
     files = read_knowledge(directory)
     validate(files, contacts or load_contacts())
-    Base.metadata.create_all(engine)
+    create_tables(engine)
     with Session(engine) as session, session.begin():
         replace_contents(session, files)
     for notice in review_notices(files):
