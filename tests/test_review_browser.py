@@ -79,5 +79,5 @@ def test_a_changed_leaflet_and_a_faulty_answer_are_flagged_on_the_page(page: Pag
     expect(preparation.locator('[data-kind="unsupported_figure"]')).to_contain_text("9 hours")
     expect(preparation.locator(".web mark.unsupported")).to_have_text("9 hours")
     # The fact resting on the old wording no longer finds it in its leaflet.
-    expect(page.locator("#facts", has_text="no longer says")).to_have_count(1)
+    expect(page.locator("#facts", has_text="family_doctor does not say 'about one hour for each bone'")).to_have_count(1)
     page.locator("#flags").screenshot(path=str(SCREENSHOTS / "knowledge-review-flags.png"))

@@ -9,6 +9,7 @@ its leaflet. `make test` fails on the blocking flags; `make review` shows them a
 """
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,7 +79,7 @@ def canonical(value: float, unit: str | None) -> tuple[float, str | None]:
 
 
 def number_value(token: str) -> float:
-    return float(NUMBER_WORDS.get(token.lower(), token) if token.lower() in NUMBER_WORDS else token)
+    return float(NUMBER_WORDS.get(token.lower(), token))
 
 
 def figures(text: str) -> list[Figure]:
@@ -113,16 +114,23 @@ def words(text: str) -> list[str]:
     return WORD.findall(PLACEHOLDER.sub(" ", text.lower().replace("’", "'")))
 
 
-def copied_runs(text: str, leaflet_words: dict[str, list[str]]) -> list[tuple[str, str]]:
+def leaflet_runs(files: KnowledgeFiles) -> dict[tuple[str, ...], str]:
+    """Every run of COPIED_RUN_WORDS words in the leaflets, with the first leaflet that has it."""
+    size = COPIED_RUN_WORDS
+    seen: dict[tuple[str, ...], str] = {}
+    for source in files.sources:
+        leaflet = words(files.leaflet_text(source["id"]))
+        for start in range(len(leaflet) - size + 1):
+            seen.setdefault(tuple(leaflet[start:start + size]), source["id"])
+    return seen
+
+
+def copied_runs(text: str, seen: dict[tuple[str, ...], str]) -> list[tuple[str, str]]:
     """(run, leaflet id) for each longest run of COPIED_RUN_WORDS or more words a leaflet also has.
 
     Punctuation and sentence breaks are ignored: a run copied across two sentences is still copied.
     """
     size = COPIED_RUN_WORDS
-    seen: dict[tuple[str, ...], str] = {}
-    for source_id, leaflet in leaflet_words.items():
-        for start in range(len(leaflet) - size + 1):
-            seen.setdefault(tuple(leaflet[start:start + size]), source_id)
     ours = words(text)
     runs: list[list[int]] = []  # [start, end) in our words
     for start in range(len(ours) - size + 1):
@@ -173,7 +181,7 @@ class AnswerReview:
     sms: str
     sources: list[str]
     reviewer: str
-    reviewed_on: Any
+    reviewed_on: datetime.date
     grades: dict[str, float]  # channel -> Flesch-Kincaid grade
     sms_septets: int
     figures: dict[str, list[tuple[Figure, bool]]]  # channel -> (figure, stated by a cited leaflet)
@@ -208,7 +216,7 @@ class Review:
 
 
 def review_answer(topic: dict, answer: dict, files: KnowledgeFiles, contacts: Contacts,
-                  leaflet_figures: dict[str, list[Figure]], leaflet_words: dict[str, list[str]]) -> AnswerReview:
+                  leaflet_figures: dict[str, list[Figure]], runs: dict[tuple[str, ...], str]) -> AnswerReview:
     # Grade and length of the texts as patients read them, with the clinic's contact details.
     texts = {channel: answer[channel].strip().format(**contacts.as_placeholders()) for channel in ("web", "sms")}
     item = AnswerReview(
@@ -216,7 +224,7 @@ def review_answer(topic: dict, answer: dict, files: KnowledgeFiles, contacts: Co
         web=answer["web"].strip(), sms=answer["sms"].strip(), sources=list(answer["sources"]),
         reviewer=answer["review"]["reviewer"], reviewed_on=answer["review"]["date"],
         grades={channel: reading_grade(text) for channel, text in texts.items()},
-        sms_septets=gsm7.septet_length(texts["sms"]) if gsm7.is_gsm7(texts["sms"]) else 10 ** 6,
+        sms_septets=gsm7.septet_length(texts["sms"]),
         figures={}, stale_sources=files.stale_sources(answer),
     )
     stated = [figure for source_id in answer["sources"] for figure in leaflet_figures[source_id]]
@@ -227,7 +235,7 @@ def review_answer(topic: dict, answer: dict, files: KnowledgeFiles, contacts: Co
         for figure, supported in item.figures[channel]:
             if not supported:
                 item.flags.append(Flag(UNSUPPORTED_FIGURE, where, f"{figure.text!r} is in none of {answer['sources']}"))
-        for run, source_id in copied_runs(answer[channel], leaflet_words):
+        for run, source_id in copied_runs(written, runs):
             item.flags.append(Flag(COPIED_RUN, where, f"{run!r} (from {source_id})"))
         if item.grades[channel] > MAX_GRADE:
             item.flags.append(Flag(GRADE_OVER_MAX, where, f"grade {item.grades[channel]:.1f}"))
@@ -251,7 +259,7 @@ def review_fact(fact: dict[str, Any], files: KnowledgeFiles) -> FactReview:
     )
     where = f"facts.yml: {fact['id']}"
     if not item.wording_found:
-        item.flags.append(Flag(UNSUPPORTED_FIGURE, where, f"{fact['source']} no longer says {wording!r}"))
+        item.flags.append(Flag(UNSUPPORTED_FIGURE, where, f"{fact['source']} does not say {wording!r}"))
     if not item.figures_stated:
         item.flags.append(Flag(UNSUPPORTED_FIGURE, where, f"{fact['value']} {fact['unit']} is not what {wording!r} says"))
     if len(words(wording)) >= COPIED_RUN_WORDS:
@@ -262,9 +270,9 @@ def review_fact(fact: dict[str, Any], files: KnowledgeFiles) -> FactReview:
 def review_knowledge(files: KnowledgeFiles, contacts: Contacts) -> Review:
     """Every check on every answer and fact of validated knowledge files."""
     leaflet_figures = {source["id"]: figures(files.leaflet_text(source["id"])) for source in files.sources}
-    leaflet_words = {source["id"]: words(files.leaflet_text(source["id"])) for source in files.sources}
+    runs = leaflet_runs(files)
     answers = [
-        review_answer(topic, answer, files, contacts, leaflet_figures, leaflet_words)
+        review_answer(topic, answer, files, contacts, leaflet_figures, runs)
         for topic in files.topics for answer in topic["answers"]
     ]
     facts = [review_fact(fact, files) for fact in files.facts]
