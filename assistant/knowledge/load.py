@@ -256,11 +256,10 @@ def create_tables(engine: Engine) -> None:
 def replace_contents(session: Session, files: KnowledgeFiles) -> None:
     for table in KNOWLEDGE_TABLES:
         session.execute(delete(table))
-    changed = {source["id"] for source in files.changed_sources()}
     sources = {
         entry["id"]: Source(
             id=entry["id"], file=entry["file"], title=entry["title"], publisher=entry["publisher"],
-            sha256=entry["sha256"], reviewed_on=entry["reviewed"], changed=entry["id"] in changed,
+            sha256=entry["sha256"], reviewed_on=entry["reviewed"],
         )
         for entry in files.sources
     }

@@ -34,7 +34,6 @@ class Source(Base):
     publisher = Column(String(255), nullable=False)
     sha256 = Column(String(64), nullable=False)  # of the leaflet text as last reviewed
     reviewed_on = Column(Date, nullable=False)
-    changed = Column(Boolean, nullable=False, default=False)  # the leaflet's text differs from the reviewed one
 
 
 class Topic(Base):
