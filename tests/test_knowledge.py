@@ -18,9 +18,12 @@ from assistant.escalations import list_escalations, record_escalation
 from assistant.knowledge.load import LEAFLETS, SMS_MAX_SEPTETS, KnowledgeError, load_knowledge, read_knowledge
 from assistant.knowledge.query import find_answer, topic_titles
 from assistant.knowledge.schema import Answer, Fact, Source, Topic
-from assistant.replies import fill_contacts
 from assistant.settings import KNOWLEDGE_DIR, Contacts, load_contacts
 from assistant.vocabulary import TOPICS
+
+
+def fill_contacts(text: str, contacts: Contacts) -> str:
+    return text.format(**contacts.as_placeholders())
 
 
 def counts(engine) -> dict[str, int]:
