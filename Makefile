@@ -26,7 +26,7 @@ export RASA_TELEMETRY_ENABLED := false
 PYTHON310 := $(shell for candidate in python3.10 $$(ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null); do \
 	"$$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$candidate"; break; }; done)
 
-.PHONY: help setup run run-prod test lint evaluate bench knowledge train validate lock postgresql production-services chromium clean
+.PHONY: help setup run run-prod test lint evaluate bench review knowledge train validate lock postgresql production-services chromium clean
 
 help:
 	@echo "make run    set up if needed, then serve the assistant (REST and socket.io on port $(RASA_PORT))"
@@ -34,6 +34,7 @@ help:
 	@echo "make run-prod   replicas behind nginx, PostgreSQL and Redis from $(PROD_ENV) (see README)"
 	@echo "make evaluate   answer quality beside two references (writes reports/)"
 	@echo "make bench      speed and memory beside Rasa's default configuration"
+	@echo "make review     the knowledge base's review page for a clinician (writes reports/knowledge-review.html)"
 
 $(VENV)/.installed: requirements.lock
 	@if [ -z "$(PYTHON310)" ]; then \
@@ -110,6 +111,10 @@ evaluate: setup
 # Speed and memory beside Rasa's default configuration: figures only, no pass/fail.
 bench: setup
 	$(BIN)/python scripts/bench.py
+
+# Every answer beside the leaflet sentences it rests on, with the checks: for a clinician's sign-off.
+review: $(VENV)/.installed $(SENTENCE_ENCODER)/model.safetensors
+	$(BIN)/python scripts/review.py --out reports/knowledge-review.html
 
 # Re-resolve every pin together from requirements.in (run after changing it).
 lock:

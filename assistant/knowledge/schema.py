@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     Float,
     ForeignKey,
     Integer,
@@ -15,8 +16,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from assistant.db import Base
-
-PROCEDURES = ("vertebroplasty", "kyphoplasty", "both")
 
 answer_sources = Table(
     "answer_sources",
@@ -33,6 +32,8 @@ class Source(Base):
     file = Column(String(255), nullable=False)
     title = Column(String(255), nullable=False)
     publisher = Column(String(255), nullable=False)
+    sha256 = Column(String(64), nullable=False)  # of the leaflet text as last reviewed
+    reviewed_on = Column(Date, nullable=False)
 
 
 class Topic(Base):
@@ -56,6 +57,10 @@ class Answer(Base):
     procedure = Column(String(20), nullable=False)
     web = Column(Text, nullable=False)
     sms = Column(String(400), nullable=False)
+    reviewer = Column(String(255), nullable=False)
+    reviewed_on = Column(Date, nullable=False)
+    # A cited leaflet changed since this answer was reviewed: still served, flagged for review.
+    needs_review = Column(Boolean, nullable=False, default=False)
 
     topic = relationship("Topic", back_populates="answers")
     sources = relationship("Source", secondary=answer_sources, order_by="Source.id")
@@ -68,10 +73,13 @@ class Fact(Base):
     topic_id = Column(ForeignKey("topics.id"), nullable=False)
     procedure = Column(String(20), nullable=False)
     label = Column(String(255), nullable=False)
-    value_min = Column(Float, nullable=False)
+    # What the figure is: one of assistant.knowledge.facts.LIMITS ("at_most" has only value_max).
+    limit_kind = Column(String(20), nullable=False)
+    value_min = Column(Float)
     value_max = Column(Float)
     unit = Column(String(32), nullable=False)
     qualifier = Column(String(255), nullable=False, default="")
+    leaflet_says = Column(String(255), nullable=False)
     source_id = Column(ForeignKey("sources.id"), nullable=False)
 
     topic = relationship("Topic", back_populates="facts")
