@@ -26,6 +26,21 @@ def sources_line(answer: Answer) -> str:
     return "Source: " + "; ".join(source.title for source in answer.sources)
 
 
+def is_list_item(line: str) -> bool:
+    return line.lstrip().startswith(("- ", "* "))
+
+
+def web_text(text: str) -> str:
+    """The answer as Markdown web clients read it: a blank line closes a list, so the paragraph
+    after it is not shown inside its last item (rasa-webchat renders Markdown)."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if lines and line.strip() and is_list_item(lines[-1]) and not is_list_item(line):
+            lines.append("")
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def option_payload(number: int) -> str:
     """What an option's button sends: its number, as an SMS patient would type it."""
     return str(number)
@@ -79,8 +94,8 @@ def web_parts(reply: Reply) -> list[dict[str, Any]]:
         answer = reply.answer
         parts.append({
             "role": "answer",
-            "text": f"{answer.text}\n\n{sources_line(answer)}",
-            "body": answer.text,
+            "text": f"{web_text(answer.text)}\n\n{sources_line(answer)}",
+            "body": web_text(answer.text),
             "sources": [source.title for source in answer.sources],
         })
     options = [(option.title, option_payload(number)) for number, option in enumerate(reply.options, start=1)]
@@ -118,7 +133,7 @@ def flatten(text: str) -> str:
         line = line.strip()
         if not line:
             continue
-        if line.startswith(("- ", "* ")):
+        if is_list_item(line):
             line = line[2:].strip()
             if line and line[-1] not in ".!?:;":
                 line += "."

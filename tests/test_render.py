@@ -96,6 +96,12 @@ def test_segments_are_counted_as_carriers_bill_them():
     assert segments("[" * 80) == 1 and segments("[" * 81) == 2  # an extended character costs two septets
 
 
+def test_a_paragraph_after_a_list_is_not_shown_inside_its_last_item():
+    answer = Answer(**{**ANSWER.__dict__, "text": "Call if:\n- fever\n- chills\nIn an emergency, call 911."})
+    [part] = [m for m in render_rest(Reply(kind="answer", answer=answer)) if "text" in m]
+    assert part["text"].startswith("Call if:\n- fever\n- chills\n\nIn an emergency, call 911.")
+
+
 def test_the_transcript_keeps_every_part_in_order():
     transcript = render_transcript(FULL)
     assert transcript.index(ADVICE.text) < transcript.index("It can hurt.") < transcript.index("1. Risks")
