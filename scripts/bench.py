@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -98,13 +99,15 @@ def train(inputs: TrainingInputs, out: Path, name: str, force: bool = True) -> t
 
 def rasa_init_project() -> TrainingInputs:
     """The project `rasa init --no-prompt` creates, made by the function it calls, without
-    the training it then starts: the bench trains it, timed, as it trains the others."""
-    if not (RASA_INIT_PROJECT / "config.yml").exists():
-        subprocess.run(
-            [str(VENV_BIN / "python"), "-c", "import sys; from rasa.cli.scaffold import create_initial_project; "
-             "create_initial_project(sys.argv[1])", str(RASA_INIT_PROJECT)],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+    the training it then starts: the bench trains it, timed, as it trains the others.
+    Made anew each run: training writes an assistant id and the defaults it chose into
+    config.yml, which would change the fingerprint."""
+    shutil.rmtree(RASA_INIT_PROJECT, ignore_errors=True)
+    subprocess.run(
+        [str(VENV_BIN / "python"), "-c", "import sys; from rasa.cli.scaffold import create_initial_project; "
+         "create_initial_project(sys.argv[1])", str(RASA_INIT_PROJECT)],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
     return TrainingInputs(RASA_INIT_PROJECT / "config.yml", RASA_INIT_PROJECT / "domain.yml",
                           (RASA_INIT_PROJECT / "data",))
 
