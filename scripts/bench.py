@@ -1,25 +1,31 @@
-"""make bench: speed and cost of the assistant beside Rasa's default configuration.
+"""make bench: speed and cost of the assistant beside two references.
 
-Prints one stable table. The assistant is trained clean; the reference is trained
-clean when its data, domain or configuration changed, and otherwise kept with the
-time of that training. Both are served at once, with the same action server code,
-conversation store (SQLite) and Rasa server add-ons. One sender's turns and the
-NLU-only parses alternate between them, so that the machine's other load weighs on
-both alike; the 20 concurrent senders load one server at a time. Figures only:
-nothing here passes or fails.
+The references: Rasa's default configuration trained on this assistant's data and
+domain, and the assistant `rasa init` creates (its own data, domain and default
+configuration). Prints one stable table, then issue #14's targets against the
+`rasa init` assistant. The assistant is trained clean; a reference is trained clean
+when its data, domain or configuration changed, and otherwise kept with the time of
+that training. All three are served at once, with the same action server code,
+conversation store (SQLite), channels and Rasa server add-ons. One sender's turns
+and the NLU-only parses alternate between them, so that the machine's other load
+weighs on each alike; the 20 concurrent senders (Locust, scripts/locustfile.py)
+load one server at a time, and Locust's CSV and HTML reports are kept in
+reports/bench/. Figures only: nothing here passes or fails.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -40,6 +46,8 @@ CONVERSATION = [
 SEQUENTIAL_TURNS = 240
 CONCURRENT_SENDERS = 20
 REFERENCE_MODELS = PROJECT_ROOT / "build" / "bench-reference"
+RASA_INIT_PROJECT = PROJECT_ROOT / "build" / "bench" / "rasa-init"
+LOCUST_REPORTS = PROJECT_ROOT / "reports" / "bench"
 LOAD_SECONDS = 30
 
 
@@ -48,34 +56,38 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-TRAINING_INPUTS = ["domain.yml", "data/nlu", "data/rules.yml", "data/stories.yml"]
+@dataclass(frozen=True)
+class TrainingInputs:
+    config: Path
+    domain: Path
+    data: tuple[Path, ...]
+
+    def fingerprint(self) -> str:
+        """A hash of everything a training reads: the config, the domain and the data files."""
+        digest = hashlib.sha256()
+        for path in (self.config, self.domain, *self.data):
+            for file in sorted(path.rglob("*.yml")) if path.is_dir() else [path]:
+                digest.update(file.read_bytes())
+        return digest.hexdigest()
 
 
-def training_fingerprint(config: Path) -> str:
-    """A hash of everything a training reads: the config, the domain and the data files."""
-    digest = hashlib.sha256(config.read_bytes())
-    for name in TRAINING_INPUTS:
-        path = PROJECT_ROOT / name
-        for file in sorted(path.rglob("*.yml")) if path.is_dir() else [path]:
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
+ASSISTANT_DATA = tuple(PROJECT_ROOT / name for name in ("data/nlu", "data/rules.yml", "data/stories.yml"))
 
 
-def train(config: Path, out: Path, name: str, force: bool = True) -> tuple[float, str]:
+def train(inputs: TrainingInputs, out: Path, name: str, force: bool = True) -> tuple[float, str]:
     """Train from scratch and return (seconds, model path). Without ``force``, a model in
     ``out`` trained from the same inputs is kept, with the seconds of its training."""
     model = out / f"{name}.tar.gz"
     seconds_file, fingerprint_file = out / f"{name}.train_seconds", out / f"{name}.fingerprint"
-    fingerprint = training_fingerprint(config)
+    fingerprint = inputs.fingerprint()
     if not force and model.exists() and seconds_file.exists() and fingerprint_file.exists() \
             and fingerprint_file.read_text() == fingerprint:
         return float(seconds_file.read_text()), str(model)
     started = time.monotonic()
     # --force: every component trained anew, none taken from Rasa's training cache.
     subprocess.run(
-        [str(VENV_BIN / "rasa"), "train", "--force", "--config", str(config),
-         "--data", "data/nlu", "data/rules.yml", "data/stories.yml", "--out", str(out),
-         "--fixed-model-name", name],
+        [str(VENV_BIN / "rasa"), "train", "--force", "--config", str(inputs.config), "--domain", str(inputs.domain),
+         "--data", *map(str, inputs.data), "--out", str(out), "--fixed-model-name", name],
         cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
@@ -83,6 +95,21 @@ def train(config: Path, out: Path, name: str, force: bool = True) -> tuple[float
     seconds_file.write_text(f"{seconds:.1f}")
     fingerprint_file.write_text(fingerprint)
     return seconds, str(model)
+
+
+def rasa_init_project() -> TrainingInputs:
+    """The project `rasa init --no-prompt` creates, made by the function it calls, without
+    the training it then starts: the bench trains it, timed, as it trains the others.
+    Made anew each run: training writes an assistant id and the defaults it chose into
+    config.yml, which would change the fingerprint."""
+    shutil.rmtree(RASA_INIT_PROJECT, ignore_errors=True)
+    subprocess.run(
+        [str(VENV_BIN / "python"), "-c", "import sys; from rasa.cli.scaffold import create_initial_project; "
+         "create_initial_project(sys.argv[1])", str(RASA_INIT_PROJECT)],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return TrainingInputs(RASA_INIT_PROJECT / "config.yml", RASA_INIT_PROJECT / "domain.yml",
+                          (RASA_INIT_PROJECT / "data",))
 
 
 def resident_mb(process: subprocess.Popen) -> float:
@@ -130,33 +157,26 @@ def one_sender(servers: dict) -> dict[str, dict]:
     }
 
 
-def under_load(served) -> dict:
-    """CONCURRENT_SENDERS senders, each sending its next message as soon as it is answered."""
-    seconds_each: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    deadline = time.monotonic() + LOAD_SECONDS
-
-    def sender_loop(number: int) -> None:
-        nonlocal errors
-        who, i = f"load-{number}-{uuid.uuid4().hex[:6]}", 0
-        while time.monotonic() < deadline:
-            seconds, ok = timed_turn(served.url, who, CONVERSATION[i % len(CONVERSATION)])
-            i += 1
-            with lock:
-                seconds_each.append(seconds)
-                errors += not ok
-
-    threads = [threading.Thread(target=sender_loop, args=(n,)) for n in range(CONCURRENT_SENDERS)]
-    load_started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+def under_load(name: str, served) -> dict:
+    """CONCURRENT_SENDERS Locust users, each sending its next message as soon as it is answered."""
+    LOCUST_REPORTS.mkdir(parents=True, exist_ok=True)
+    prefix = LOCUST_REPORTS / name
+    with open(f"{prefix}.log", "w") as log:  # Locust's summary and any error, beside its reports
+        subprocess.run(
+            [str(VENV_BIN / "locust"), "--locustfile", str(PROJECT_ROOT / "scripts" / "locustfile.py"), "--headless",
+             "--host", served.url, "--users", str(CONCURRENT_SENDERS), "--spawn-rate", str(CONCURRENT_SENDERS),
+             "--run-time", f"{LOAD_SECONDS}s", "--stop-timeout", "30", "--only-summary",
+             "--csv", str(prefix), "--html", f"{prefix}.html"],
+            cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            check=False,  # Locust exits 1 when a request failed: the failures are counted below.
+        )
+    with open(f"{prefix}_stats.csv", newline="") as stats:
+        total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
     return {
-        "turns_per_s_20": len(seconds_each) / (time.monotonic() - load_started),
-        "errors_20": errors,
-        "p95_under_load_ms": 1000 * percentile(seconds_each, 0.95),
+        "turns_per_s_20": float(total["Requests/s"]),
+        "errors_20": int(total["Failure Count"]),
+        "p95_under_load_ms": float(total["95%"]),
     }
 
 
@@ -191,45 +211,74 @@ ROWS = [
 ]
 
 
+# Issue #14's targets for the assistant: (label, value from the figures, bound, at most?).
+TARGETS = [
+    ("turn p50 / rasa init's", lambda ours, init: ours["turn_p50_ms"] / init["turn_p50_ms"], 0.4, True),
+    ("turns/s, 20 senders / rasa init's", lambda ours, init: ours["turns_per_s_20"] / init["turns_per_s_20"], 2.0,
+     False),
+    ("errors, 20 senders", lambda ours, init: ours["errors_20"], 0, True),
+    ("turn p50 / NLU-only floor", lambda ours, init: ours["turn_p50_ms"] / ours["parse_p50_ms"], 1.6, True),
+    ("Rasa server RSS (MB)", lambda ours, init: ours["rasa_rss_mb"], 700, True),
+]
+SERVED = {"assistant": "assistant", "default": "Rasa default", "init": "rasa init"}
+
+
+def load_average() -> str:
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def main() -> None:
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="assistant-bench-") as directory, ExitStack() as stack:
         workdir = Path(directory)
         knowledge_url = f"sqlite:///{workdir / 'assistant.db'}"
         load_knowledge(create_engine(knowledge_url))
-        # The reference's model is kept between runs: its clean training takes about
-        # 20 minutes on two cores and only changes with the training inputs.
+        # The references' models are kept between runs: the default configuration's clean
+        # training takes about 20 minutes on two cores and only changes with the inputs.
         REFERENCE_MODELS.mkdir(parents=True, exist_ok=True)
         default_config = REFERENCE_MODELS / "default_config.yml"
         default_config.write_text(DEFAULT_CONFIG)
         print("[assistant] clean training...", flush=True)
-        ours_train_s, ours_model = train(PROJECT_ROOT / "config.yml", workdir / "models", "assistant")
-        print("[reference] clean training, unless its inputs are unchanged...", flush=True)
-        reference_train_s, reference_model = train(default_config, REFERENCE_MODELS, "reference", force=False)
+        trained = {"assistant": train(TrainingInputs(PROJECT_ROOT / "config.yml", PROJECT_ROOT / "domain.yml",
+                                                     ASSISTANT_DATA), workdir / "models", "assistant")}
+        print("[default] clean training, unless its inputs are unchanged...", flush=True)
+        trained["default"] = train(TrainingInputs(default_config, PROJECT_ROOT / "domain.yml", ASSISTANT_DATA),
+                                   REFERENCE_MODELS, "reference", force=False)
+        print("[init] clean training, unless its inputs are unchanged...", flush=True)
+        trained["init"] = train(rasa_init_project(), REFERENCE_MODELS, "rasa-init", force=False)
         figures = {
-            "assistant": {"train_s": ours_train_s, "model_mb": Path(ours_model).stat().st_size / 2**20},
-            "reference": {"train_s": reference_train_s, "model_mb": Path(reference_model).stat().st_size / 2**20},
+            name: {"train_s": seconds, "model_mb": Path(model).stat().st_size / 2**20}
+            for name, (seconds, model) in trained.items()
         }
         servers = {}
-        for name, model in (("assistant", ours_model), ("reference", reference_model)):
+        for name, (_, model) in trained.items():
             (workdir / name).mkdir()
             servers[name], started = start(name, model, workdir, knowledge_url, stack)
             figures[name].update(started)
-        print("[both] one sender, alternating...", flush=True)
+        print("[all] one sender, alternating...", flush=True)
         for name, measured in one_sender(servers).items():
             figures[name].update(measured)
         for name, served in servers.items():
-            print(f"[{name}] {CONCURRENT_SENDERS} senders...", flush=True)
-            figures[name].update(under_load(served))
+            print(f"[{name}] {CONCURRENT_SENDERS} senders (Locust)...", flush=True)
+            figures[name].update(under_load(name, served))
             figures[name]["rasa_rss_mb"] = resident_mb(served.processes["rasa"])
             figures[name]["actions_rss_mb"] = resident_mb(served.processes["actions"])
-    ours, reference = figures["assistant"], figures["reference"]
+    ours, default, init = figures["assistant"], figures["default"], figures["init"]
 
-    print(f"\n{'':38} {'assistant':>10} {'reference':>10} {'ratio':>7}")
+    def ratio(a: float, b: float) -> float:
+        return a / b if b else float("nan")
+
+    print(f"\n{'':38} {'assistant':>10} {'Rasa dflt':>10} {'rasa init':>10} {'/dflt':>7} {'/init':>7}")
     for label, key, form in ROWS:
-        ratio = ours[key] / reference[key] if reference[key] else float("nan")
-        print(f"{label:38} {form.format(ours[key]):>10} {form.format(reference[key]):>10} {ratio:>7.2f}")
-    print(f"\nturn p50 / NLU floor: {ours['turn_p50_ms'] / ours['parse_p50_ms']:.2f}; "
-          f"turn p95 / NLU floor: {ours['turn_p95_ms'] / ours['parse_p50_ms']:.2f}")
+        values = " ".join(f"{form.format(figures[name][key]):>10}" for name in SERVED)
+        print(f"{label:38} {values} {ratio(ours[key], default[key]):>7.2f} {ratio(ours[key], init[key]):>7.2f}")
+    print(f"\n{'issue #14 target':38} {'measured':>10} {'target':>10} {'met':>5}")
+    for label, measure, bound, at_most in TARGETS:
+        value = measure(ours, init)
+        met = value <= bound if at_most else value >= bound
+        print(f"{label:38} {value:>10.2f} {('<= ' if at_most else '>= ') + str(bound):>10} {'yes' if met else 'NO':>5}")
+    print(f"\nmachine load average (1, 5, 15 min): {load_before} at the start, {load_average()} at the end; "
+          f"Locust reports: {LOCUST_REPORTS.relative_to(PROJECT_ROOT)}/")
 
 
 if __name__ == "__main__":
