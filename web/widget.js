@@ -400,7 +400,7 @@
    * than the log, the start of the turn (the question, then the advice or answer).
    */
   function scrollToEnd() {
-    var anchor = elements[lastUserIndex()];
+    var anchor = elements[turnStartIndex()];
     if (anchor && log.scrollHeight - anchor.offsetTop > log.clientHeight) {
       log.scrollTop = anchor.offsetTop - 8;
     } else {
@@ -456,9 +456,10 @@
     });
   }
 
-  function lastUserIndex() {
+  /** Where the newest turn starts: the patient's last message, or a nurse's reply after it. */
+  function turnStartIndex() {
     for (var i = entries.length - 1; i >= 0; i--) {
-      if (entries[i].role === "user") {
+      if (entries[i].role === "user" || entries[i].role === "nurse") {
         return i;
       }
     }
