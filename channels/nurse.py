@@ -272,7 +272,9 @@ class NurseConsole(InputChannel):
                            sender_id=row["sender_id"], escalation_id=escalation_id)
             # Date parsing takes tens of milliseconds: not on the event loop either.
             note = await asyncio.to_thread(nurse.escalation_note, row, events, load_contacts())
-            return response.json({**row, "transcript": nurse.transcript(events, row["message_id"]), "note": note})
+            replies = await off_loop(nurse_reply.replies_to, engine(), escalation_id)
+            return response.json({**row, "transcript": nurse.transcript(events, row["message_id"]), "note": note,
+                                  "replies": replies})
 
         async def change(request: Request, escalation_id: int, action: str, apply: Callable) -> HTTPResponse:
             try:

@@ -87,10 +87,10 @@ class WidgetInput(InputChannel):
             try:
                 waiting = await asyncio.wait_for(
                     asyncio.to_thread(nurse_reply.waiting_for, engine, session_id), WAITING_REPLIES_TIMEOUT_SECONDS)
+                if waiting:  # marked first: a page opened twice at once shows each reply once
+                    await asyncio.to_thread(nurse_reply.mark_delivered, engine, [reply_id for reply_id, _ in waiting])
                 for _, text in waiting:
                     await sio.emit("bot_uttered", nurse_reply.widget_payload(text), room=sid)
-                if waiting:
-                    await asyncio.to_thread(nurse_reply.mark_delivered, engine, [reply_id for reply_id, _ in waiting])
             except (SQLAlchemyError, asyncio.TimeoutError) as failure:
                 logger.warning("Waiting nurse replies not shown: %s", type(failure).__name__)
 
