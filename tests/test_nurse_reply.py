@@ -14,12 +14,19 @@ from assistant import gsm7
 from assistant.db import engine_for
 from assistant.nurse_reply import MAX_REPLY_CHARS, replies_to
 from assistant.render import SMS_MESSAGE_LIMIT
+from assistant.twilio_sms import NotConfigured, TwilioSettings
 from tests.helpers import RED_FLAG, NurseApi, Phone, new_sender
 from tests.widget_client import WidgetClient
 
 REPLY = "Hello, this is the nurse line. Please call us back on 555 0100 \u2014 we want to hear how you are."
 SENT_AS_SMS = "Hello, this is the nurse line. Please call us back on 555 0100 - we want to hear how you are."
 PATIENT_WORDS = "chest pain"
+
+
+@pytest.fixture(autouse=True)
+def twilio_answers_normally_afterwards(twilio):
+    yield
+    twilio.fail_next()  # failures a test asked for and did not use do not reach the next test
 
 
 @pytest.fixture
@@ -124,6 +131,33 @@ def test_a_send_that_fails_twice_is_reported_to_the_nurse_and_recorded(
     assert recorded["status"] == "failed" and recorded["text"] == SENT_AS_SMS and "both tries" in recorded["failure"]
     # Not delivered, so not in what the patient was sent; nor in the audit log's replies.
     assert nurse_lines(api, sms_escalation) == [] and replied_in_audit(api, phone.number) == []
+
+
+def test_a_message_twilio_refuses_is_not_retried_and_is_reported(assistant, api, twilio, phone, sms_escalation):
+    token = twilio.auth_token
+    twilio.auth_token = "not-the-servers-token"  # Twilio answers 401: the account is not accepted
+    before = twilio.requests
+    try:
+        response = api.post(f"/escalations/{sms_escalation}/reply", {"text": REPLY})
+    finally:
+        twilio.auth_token = token
+    assert response.status_code == 502 and "HTTP 401" in response.json()["error"]
+    assert twilio.requests == before + 1
+    [recorded] = api.get(f"/escalations/{sms_escalation}").json()["replies"]
+    assert recorded["status"] == "failed" and nurse_lines(api, sms_escalation) == []
+
+
+@pytest.mark.parametrize("unset, bad", [("TWILIO_ACCOUNT_SID", {}), ("TWILIO_FROM_NUMBER", {}),
+                                        (None, {"TWILIO_TIMEOUT_SECONDS": "soon"}),
+                                        (None, {"TWILIO_TIMEOUT_SECONDS": "0"})])
+def test_missing_or_bad_twilio_settings_are_named(monkeypatch, twilio, unset, bad):
+    for name, value in {**twilio.env(), "TWILIO_AUTH_TOKEN": "secret-token", **bad}.items():
+        monkeypatch.setenv(name, value)
+    if unset:
+        monkeypatch.delenv(unset)
+    with pytest.raises(NotConfigured, match=unset or "TWILIO_TIMEOUT_SECONDS") as raised:
+        TwilioSettings.from_environment()
+    assert "secret-token" not in str(raised.value)
 
 
 # ---------------------------------------------------------------- the website widget
