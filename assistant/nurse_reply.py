@@ -20,7 +20,9 @@ from assistant.escalations import as_utc
 from assistant.render import SMS_MESSAGE_SEGMENTS, segments, to_gsm7, widget_message
 
 MAX_REPLY_CHARS = 1000  # a text message holds at most 459 GSM-7 characters; web replies get a little more room
-SENT, WAITING, FAILED = "sent", "waiting", "failed"  # WAITING: for the patient's web page to open
+# SENDING: recorded before Twilio is called, so a reply whose outcome could not be stored still shows.
+# WAITING: for the patient's web page to open.
+SENDING, SENT, WAITING, FAILED = "sending", "sent", "waiting", "failed"
 NURSE_ROLE = "nurse"  # the role of a nurse's message in the widget and in the stored conversation
 
 
@@ -68,19 +70,27 @@ def widget_payload(text: str) -> dict[str, Any]:
 
 
 def record(
-    engine: Engine, *, escalation_id: int, sender_id: str, channel: str, nurse: str, text: str,
-    status: str, failure: str | None = None,
+    engine: Engine, *, escalation_id: int, sender_id: str, channel: str, nurse: str, text: str, status: str,
 ) -> int:
     ensure_table(engine)
     now = datetime.now(timezone.utc)
     with Session(engine) as session, session.begin():
         reply = NurseReply(
             escalation_id=escalation_id, sender_id=sender_id, channel=channel, nurse=nurse, text=text,
-            status=status, failure=failure, created_at=now, delivered_at=now if status == SENT else None,
+            status=status, created_at=now, delivered_at=now if status == SENT else None,
         )
         session.add(reply)
         session.flush()
         return int(reply.id)
+
+
+def settle(engine: Engine, reply_id: int, status: str, failure: str | None = None) -> None:
+    """What became of a reply being sent."""
+    ensure_table(engine)
+    delivered = datetime.now(timezone.utc) if status == SENT else None
+    with Session(engine) as session, session.begin():
+        session.execute(update(NurseReply).where(NurseReply.id == reply_id)
+                        .values(status=status, failure=failure, delivered_at=delivered))
 
 
 def waiting_for(engine: Engine, sender_id: str) -> list[tuple[int, str]]:
@@ -93,10 +103,8 @@ def waiting_for(engine: Engine, sender_id: str) -> list[tuple[int, str]]:
 
 
 def mark_delivered(engine: Engine, reply_ids: list[int]) -> None:
-    ensure_table(engine)
-    with Session(engine) as session, session.begin():
-        session.execute(update(NurseReply).where(NurseReply.id.in_(reply_ids))
-                        .values(status=SENT, delivered_at=datetime.now(timezone.utc)))
+    for reply_id in reply_ids:
+        settle(engine, reply_id, SENT)
 
 
 def replies_to(engine: Engine, escalation_id: int) -> list[dict]:

@@ -37,6 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from addons.tracker_store import ConversationStoreUnavailable
 from assistant import accounts, audit, escalations, nurse, nurse_reply, sms, twilio_sms
 from assistant.db import engine_for
 from assistant.inbound import MAX_MESSAGE_CHARS, clean_message
@@ -329,20 +330,21 @@ class NurseConsole(InputChannel):
                     return not_sent
                 status = "sent"
             elif channel == WIDGET_CHANNEL:
+                # Stored first: a page that opens meanwhile gets it from the store.
+                reply_id = await off_loop(nurse_reply.record, engine(), escalation_id=escalation_id,
+                                          sender_id=sender_id, channel=channel, nurse=request.ctx.nurse, text=text,
+                                          status=nurse_reply.WAITING)
                 deliver: Callable[[str, dict], Awaitable[bool]] | None = getattr(request.app.ctx, "widget_delivery", None)
                 shown = deliver is not None and await deliver(sender_id, nurse_reply.widget_payload(text))
-                await off_loop(nurse_reply.record, engine(), escalation_id=escalation_id, sender_id=sender_id,
-                               channel=channel, nurse=request.ctx.nurse, text=text,
-                               status=nurse_reply.SENT if shown else nurse_reply.WAITING)
                 status = "sent" if shown else "waiting for the patient to open the chat"
+                if shown:
+                    await off_loop(nurse_reply.settle, engine(), reply_id, nurse_reply.SENT)
             else:
                 return error(409, f"This conversation came through the {channel} channel, which has no way "
                                   "to reach the patient. Call them if you have their number.")
-            store = request.app.ctx.agent.tracker_store
-            await off_loop(asyncio.run, append_to_conversation(store, sender_id, text, request.ctx.nurse))
-            await off_loop(audit.record, engine(), request.ctx.nurse, audit.REPLIED,
-                           sender_id=sender_id, escalation_id=escalation_id)
-            return response.json({"escalation_id": escalation_id, "channel": channel, "text": text, "status": status})
+            unrecorded = await self.record_reply(request, row, text)
+            return response.json({"escalation_id": escalation_id, "channel": channel, "text": text, "status": status,
+                                  "not_recorded_in": unrecorded})
 
         @console.route("/api/audit", methods=["GET"])
         @signed_in
@@ -391,15 +393,37 @@ class NurseConsole(InputChannel):
         except twilio_sms.NotConfigured as missing:
             logger.error("Nurse reply by text message: %s", missing)
             return error(503, "Text-message replies are not configured on this server; no text was sent.")
+        # Recorded before sending: should the database fail now, nothing has been sent.
+        reply_id = await off_loop(nurse_reply.record, engine(), escalation_id=row["id"], sender_id=sender_id,
+                                  channel=SMS_CHANNEL, nurse=nurse_name, text=text, status=nurse_reply.SENDING)
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(SMS_THREADS, twilio_sms.send_text, settings, sender_id, text)
         except twilio_sms.SendFailed as failure:
-            await off_loop(nurse_reply.record, engine(), escalation_id=row["id"], sender_id=sender_id,
-                           channel=SMS_CHANNEL, nurse=nurse_name, text=text, status=nurse_reply.FAILED,
-                           failure=str(failure))
+            await off_loop(nurse_reply.settle, engine(), reply_id, nurse_reply.FAILED, str(failure))
             return error(502, f"The text message was not sent: {failure}. The reply is saved as failed; "
                               "try again later or call the patient.")
-        await off_loop(nurse_reply.record, engine(), escalation_id=row["id"], sender_id=sender_id,
-                       channel=SMS_CHANNEL, nurse=nurse_name, text=text, status=nurse_reply.SENT)
+        try:
+            await off_loop(nurse_reply.settle, engine(), reply_id, nurse_reply.SENT)
+        except (SQLAlchemyError, asyncio.TimeoutError) as failure:  # sent: the nurse must not be told otherwise
+            logger.warning("Nurse reply sent, its status not stored: %s", type(failure).__name__)
         return None
+
+    async def record_reply(self, request: Request, row: dict, text: str) -> list[str]:
+        """Add a delivered (or waiting) reply to the transcript and the audit log; where it
+        could not be added. It has reached the patient, so a failure here is reported, not raised."""
+        sender_id, nurse_name = row["sender_id"], request.ctx.nurse
+        unrecorded = []
+        try:
+            store = request.app.ctx.agent.tracker_store
+            await off_loop(asyncio.run, append_to_conversation(store, sender_id, text, nurse_name))
+        except (ConversationStoreUnavailable, SQLAlchemyError, asyncio.TimeoutError) as failure:
+            logger.warning("Nurse reply not added to the transcript: %s", type(failure).__name__)
+            unrecorded.append("transcript")
+        try:
+            await off_loop(audit.record, engine(), nurse_name, audit.REPLIED, sender_id=sender_id,
+                           escalation_id=row["id"])
+        except (SQLAlchemyError, asyncio.TimeoutError) as failure:
+            logger.warning("Nurse reply not added to the audit log: %s", type(failure).__name__)
+            unrecorded.append("audit log")
+        return unrecorded

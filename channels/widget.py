@@ -24,7 +24,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from assistant import nurse_reply
 from assistant.db import engine_for
-
 from assistant.render import render_widget, widget_message
 from assistant.reply import turn_summary
 from assistant.reply_texts import load_reply_texts
@@ -87,8 +86,10 @@ class WidgetInput(InputChannel):
             try:
                 waiting = await asyncio.wait_for(
                     asyncio.to_thread(nurse_reply.waiting_for, engine, session_id), WAITING_REPLIES_TIMEOUT_SECONDS)
-                if waiting:  # marked first: a page opened twice at once shows each reply once
-                    await asyncio.to_thread(nurse_reply.mark_delivered, engine, [reply_id for reply_id, _ in waiting])
+                if waiting:  # marked before they are shown, so the next page opened does not show them again
+                    await asyncio.wait_for(asyncio.to_thread(
+                        nurse_reply.mark_delivered, engine, [reply_id for reply_id, _ in waiting]),
+                        WAITING_REPLIES_TIMEOUT_SECONDS)
                 for _, text in waiting:
                     await sio.emit("bot_uttered", nurse_reply.widget_payload(text), room=sid)
             except (SQLAlchemyError, asyncio.TimeoutError) as failure:

@@ -72,7 +72,7 @@ def texts_to(twilio, number: str) -> list[dict]:
 def test_an_sms_reply_reaches_the_patient_in_gsm7_within_three_segments(assistant, api, twilio, phone, sms_escalation):
     response = api.post(f"/escalations/{sms_escalation}/reply", {"text": REPLY})
     assert response.status_code == 200, response.text
-    assert response.json()["status"] == "sent"
+    assert response.json()["status"] == "sent" and response.json()["not_recorded_in"] == []
     [message] = texts_to(twilio, phone.number)
     assert message == {"To": phone.number, "From": twilio.from_number, "Body": SENT_AS_SMS}
     assert gsm7.is_gsm7(message["Body"]) and gsm7.septet_length(message["Body"]) <= SMS_MESSAGE_LIMIT
