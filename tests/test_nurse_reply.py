@@ -82,6 +82,9 @@ def test_an_sms_reply_goes_into_the_transcript_and_the_audit_log(assistant, api,
     assert api.post(f"/escalations/{sms_escalation}/reply", {"text": REPLY}).status_code == 200
     assert nurse_lines(api, sms_escalation) == [SENT_AS_SMS]
     assert replied_in_audit(api, phone.number) == [(assistant.nurse_name, sms_escalation)]
+    # The triage note's "reply given to the patient" stays the assistant's own.
+    given = api.get(f"/escalations/{sms_escalation}").json()["note"]["disposition"]["reply"]
+    assert given and SENT_AS_SMS not in given
     # The patient's next turn still works on the conversation the reply was added to.
     assert phone.messages("how long does kyphoplasty take?")
 
