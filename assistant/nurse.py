@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from assistant.dialogue import mentioned_procedures, resolve_procedure, topic_for_intent
 from assistant.knowledge.query import find_answer, topic_titles
+from assistant.nurse_reply import NURSE_ROLE
 from assistant.reply_texts import fill_contacts
 from assistant.settings import Contacts
 from assistant.triage import warning_sign
@@ -71,6 +72,12 @@ def assess(parse_data: Mapping, engine: Engine, contacts: Contacts, now: datetim
     }
 
 
+def speaker(event: Mapping) -> str:
+    """Who sent a stored message of the assistant's side: a nurse's reply is marked in its metadata."""
+    metadata = event.get("metadata") or {}
+    return "nurse" if metadata.get("role") == NURSE_ROLE else "assistant"
+
+
 def transcript(events: Sequence[Mapping], raised_by: str | None = None) -> list[dict]:
     """Who said what, when: the patient's and the assistant's messages of a conversation,
     with the patient's message whose id is ``raised_by`` marked as the one that raised the escalation."""
@@ -79,7 +86,7 @@ def transcript(events: Sequence[Mapping], raised_by: str | None = None) -> list[
         kind = event.get("event")
         if kind in ("user", "bot") and event.get("text"):
             lines.append({
-                "from": "patient" if kind == "user" else "assistant",
+                "from": "patient" if kind == "user" else speaker(event),
                 "text": event["text"],
                 "time": event.get("timestamp"),
                 "raised_escalation": kind == "user" and raised_by is not None and event.get("message_id") == raised_by,
@@ -108,7 +115,7 @@ def reply_to(events: Sequence[Mapping], index: int) -> tuple[list[str], list[str
     for event in events[index + 1:]:
         if event.get("event") == "user":
             break
-        if event.get("event") != "bot":
+        if event.get("event") != "bot" or speaker(event) == "nurse":
             continue
         if event.get("text"):
             texts.append(event["text"])

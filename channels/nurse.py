@@ -10,6 +10,7 @@ GET  /webhooks/nurse/api/escalations/<id>               one escalation, its tran
 POST /webhooks/nurse/api/escalations/<id>/claim
 POST /webhooks/nurse/api/escalations/<id>/release
 POST /webhooks/nurse/api/escalations/<id>/handle        {"note": "..."} (required)
+POST /webhooks/nurse/api/escalations/<id>/reply         {"text": ...}: to the patient, on the channel they came from
 GET  /webhooks/nurse/api/audit                          ?nurse=&sender=
 GET  /webhooks/nurse/api/events                         server-sent events: the open queue whenever it changes
 
@@ -29,21 +30,27 @@ from functools import partial, wraps
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from assistant import accounts, audit, escalations, nurse
+from addons.tracker_store import ConversationStoreUnavailable
+from assistant import accounts, audit, escalations, nurse, nurse_reply, sms, twilio_sms
 from assistant.db import engine_for
 from assistant.inbound import MAX_MESSAGE_CHARS, clean_message
 from assistant.settings import PROJECT_ROOT, database_url, load_contacts
+from channels.sms import SMS_CHANNEL
+from channels.widget import WIDGET_CHANNEL
 
 logger = logging.getLogger(__name__)
 CONSOLE_PAGE = PROJECT_ROOT / "web" / "nurse.html"
 # Threads of their own: a hanging database ties these up, never Rasa's default executor.
 DATABASE_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nurse-db")
+# And for Twilio calls: each is time-bounded (assistant/twilio_sms.py), a slow Twilio ties up only these.
+SMS_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nurse-sms")
 POLL_SECONDS = 0.5  # the live queue's look for changes: one small query, so a new item shows within a second
 KEEPALIVE_SECONDS = 15  # under nginx's 90 s proxy_read_timeout and Sanic's 60 s response timeout
 MAX_SEARCH_CHARS = 200
@@ -84,6 +91,13 @@ def json_body(request: Request) -> dict | None:
 def bearer(request: Request) -> str | None:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     return given.strip() if scheme.lower() == "bearer" and given.strip() else None
+
+
+async def append_to_conversation(store: Any, sender_id: str, text: str, nurse_name: str) -> None:
+    """Add the nurse's reply to the stored conversation, marked as from the nurse."""
+    tracker = await store.get_or_create_tracker(sender_id)
+    tracker.update(BotUttered(text, metadata={"role": nurse_reply.NURSE_ROLE, "nurse": nurse_name}))
+    await store.save(tracker)
 
 
 class QueueWatch:
@@ -259,7 +273,9 @@ class NurseConsole(InputChannel):
                            sender_id=row["sender_id"], escalation_id=escalation_id)
             # Date parsing takes tens of milliseconds: not on the event loop either.
             note = await asyncio.to_thread(nurse.escalation_note, row, events, load_contacts())
-            return response.json({**row, "transcript": nurse.transcript(events, row["message_id"]), "note": note})
+            replies = await off_loop(nurse_reply.replies_to, engine(), escalation_id)
+            return response.json({**row, "transcript": nurse.transcript(events, row["message_id"]), "note": note,
+                                  "replies": replies})
 
         async def change(request: Request, escalation_id: int, action: str, apply: Callable) -> HTTPResponse:
             try:
@@ -290,6 +306,45 @@ class NurseConsole(InputChannel):
                 return error(400, f"Handling needs a 'note': text of 1 to {escalations.MAX_NOTE_CHARS} characters.")
             return await change(request, escalation_id, audit.HANDLED,
                                 partial(escalations.mark_handled, note=clean_message(note)))
+
+        @console.route("/api/escalations/<escalation_id:int>/reply", methods=["POST"])
+        @signed_in
+        async def reply(request: Request, escalation_id: int) -> HTTPResponse:
+            text = (json_body(request) or {}).get("text")
+            if not isinstance(text, str) or not text.strip():
+                return error(400, "Send JSON with a non-empty 'text' field: the reply to the patient.")
+            if len(text) > nurse_reply.MAX_REPLY_CHARS:
+                return error(400, f"'text' is limited to {nurse_reply.MAX_REPLY_CHARS} characters.")
+            text = clean_message(text).strip()
+            row = await off_loop(escalations.get_escalation, engine(), escalation_id)
+            if row is None:
+                return error(404, "No such escalation.")
+            sender_id, channel = row["sender_id"], row["channel"]
+            if channel == SMS_CHANNEL:
+                try:
+                    text = nurse_reply.sms_text(text)
+                except nurse_reply.ReplyRefused as refused:
+                    return error(400, str(refused))
+                not_sent = await self.text_patient(request.ctx.nurse, row, text)
+                if not_sent is not None:
+                    return not_sent
+                status = "sent"
+            elif channel == WIDGET_CHANNEL:
+                # Stored first: a page that opens meanwhile gets it from the store.
+                reply_id = await off_loop(nurse_reply.record, engine(), escalation_id=escalation_id,
+                                          sender_id=sender_id, channel=channel, nurse=request.ctx.nurse, text=text,
+                                          status=nurse_reply.WAITING)
+                deliver: Callable[[str, dict], Awaitable[bool]] | None = getattr(request.app.ctx, "widget_delivery", None)
+                shown = deliver is not None and await deliver(sender_id, nurse_reply.widget_payload(text))
+                status = "sent" if shown else "waiting for the patient to open the chat"
+                if shown:
+                    await off_loop(nurse_reply.settle, engine(), reply_id, nurse_reply.SENT)
+            else:
+                return error(409, f"This conversation came through the {channel} channel, which has no way "
+                                  "to reach the patient. Call them if you have their number.")
+            unrecorded = await self.record_reply(request, row, text)
+            return response.json({"escalation_id": escalation_id, "channel": channel, "text": text, "status": status,
+                                  "not_recorded_in": unrecorded})
 
         @console.route("/api/audit", methods=["GET"])
         @signed_in
@@ -327,3 +382,48 @@ class NurseConsole(InputChannel):
             await stream.eof()
 
         return console
+
+    async def text_patient(self, nurse_name: str, row: dict, text: str) -> HTTPResponse | None:
+        """Text the patient; None when sent, else the error for the nurse. A failure is recorded."""
+        sender_id = row["sender_id"]
+        if await off_loop(sms.is_opted_out, engine(), sender_id):
+            return error(409, "This patient has opted out of text messages (STOP): no text was sent.")
+        try:
+            settings = twilio_sms.TwilioSettings.from_environment()
+        except twilio_sms.NotConfigured as missing:
+            logger.error("Nurse reply by text message: %s", missing)
+            return error(503, "Text-message replies are not configured on this server; no text was sent.")
+        # Recorded before sending: should the database fail now, nothing has been sent.
+        reply_id = await off_loop(nurse_reply.record, engine(), escalation_id=row["id"], sender_id=sender_id,
+                                  channel=SMS_CHANNEL, nurse=nurse_name, text=text, status=nurse_reply.SENDING)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(SMS_THREADS, twilio_sms.send_text, settings, sender_id, text)
+        except twilio_sms.SendFailed as failure:
+            await off_loop(nurse_reply.settle, engine(), reply_id, nurse_reply.FAILED, str(failure))
+            return error(502, f"The text message was not sent: {failure}. The reply is saved as failed; "
+                              "try again later or call the patient.")
+        try:
+            await off_loop(nurse_reply.settle, engine(), reply_id, nurse_reply.SENT)
+        except (SQLAlchemyError, asyncio.TimeoutError) as failure:  # sent: the nurse must not be told otherwise
+            logger.warning("Nurse reply sent, its status not stored: %s", type(failure).__name__)
+        return None
+
+    async def record_reply(self, request: Request, row: dict, text: str) -> list[str]:
+        """Add a delivered (or waiting) reply to the transcript and the audit log; where it
+        could not be added. It has reached the patient, so a failure here is reported, not raised."""
+        sender_id, nurse_name = row["sender_id"], request.ctx.nurse
+        unrecorded = []
+        try:
+            store = request.app.ctx.agent.tracker_store
+            await off_loop(asyncio.run, append_to_conversation(store, sender_id, text, nurse_name))
+        except (ConversationStoreUnavailable, SQLAlchemyError, asyncio.TimeoutError) as failure:
+            logger.warning("Nurse reply not added to the transcript: %s", type(failure).__name__)
+            unrecorded.append("transcript")
+        try:
+            await off_loop(audit.record, engine(), nurse_name, audit.REPLIED, sender_id=sender_id,
+                           escalation_id=row["id"])
+        except (SQLAlchemyError, asyncio.TimeoutError) as failure:
+            logger.warning("Nurse reply not added to the audit log: %s", type(failure).__name__)
+            unrecorded.append("audit log")
+        return unrecorded

@@ -9,6 +9,7 @@ Rasa's own channel it limits origins to the configured list.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any, Awaitable, Callable
@@ -19,13 +20,19 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
+from sqlalchemy.exc import SQLAlchemyError
 
+from assistant import nurse_reply
+from assistant.db import engine_for
 from assistant.render import render_widget, widget_message
 from assistant.reply import turn_summary
 from assistant.reply_texts import load_reply_texts
+from assistant.settings import database_url
 from channels.turns import apply_server_settings, run_turn
 
+WIDGET_CHANNEL = "widget"
 logger = logging.getLogger(__name__)
+WAITING_REPLIES_TIMEOUT_SECONDS = 2  # a slow database must not hold up a page opening
 UNREADABLE_EVENT = "Sorry, I could not read that message. Please type your question again."
 
 
@@ -38,7 +45,7 @@ class WidgetInput(InputChannel):
 
     @classmethod
     def name(cls) -> str:
-        return "widget"
+        return WIDGET_CHANNEL
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
@@ -62,6 +69,32 @@ class WidgetInput(InputChannel):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        async def deliver_nurse_reply(session_id: str, message: dict) -> bool:
+            """Show a nurse's reply in the session's open pages; False when none is open."""
+            if next(iter(sio.manager.get_participants("/", session_id)), None) is None:
+                return False
+            await sio.emit("bot_uttered", message, room=session_id)
+            return True
+
+        @blueprint.listener("before_server_start")
+        async def offer_delivery(app: Any, _: Any) -> None:
+            app.ctx.widget_delivery = deliver_nurse_reply  # for the nurse console (channels/nurse.py)
+
+        async def show_waiting_replies(sid: str, session_id: str) -> None:
+            """The nurse's replies sent while this conversation's page was closed."""
+            engine = engine_for(database_url())
+            try:
+                waiting = await asyncio.wait_for(
+                    asyncio.to_thread(nurse_reply.waiting_for, engine, session_id), WAITING_REPLIES_TIMEOUT_SECONDS)
+                if waiting:  # marked before they are shown, so the next page opened does not show them again
+                    await asyncio.wait_for(asyncio.to_thread(
+                        nurse_reply.mark_delivered, engine, [reply_id for reply_id, _ in waiting]),
+                        WAITING_REPLIES_TIMEOUT_SECONDS)
+                for _, text in waiting:
+                    await sio.emit("bot_uttered", nurse_reply.widget_payload(text), room=sid)
+            except (SQLAlchemyError, asyncio.TimeoutError) as failure:
+                logger.warning("Waiting nurse replies not shown: %s", type(failure).__name__)
+
         @sio.on("session_request")
         async def session_request(sid: str, data: Any = None) -> None:
             session_id = valid_session_id(data.get("session_id")) if isinstance(data, dict) else None
@@ -76,6 +109,8 @@ class WidgetInput(InputChannel):
                     "bot_uttered", widget_message({"role": "disclaimer", "notice": "disclaimer", "text": disclaimer}), room=sid
                 )
                 await sio.save_session(sid, {"disclaimer_shown": True})
+            else:
+                await show_waiting_replies(sid, session_id)
 
         @sio.on("user_uttered")
         async def handle_message(sid: str, data: Any = None) -> None:

@@ -10,6 +10,7 @@ from assistant.knowledge.load import load_knowledge
 from assistant.settings import PROJECT_ROOT
 from scripts.local_services import LocalPostgres, LocalRedis
 from scripts.servers import Assistant, serve_assistant
+from tests.twilio_standin import TwilioStandin
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package: no browser download
 CHROMIUM_ARGS = [
@@ -40,12 +41,20 @@ def knowledge_db_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def assistant(tmp_path_factory, knowledge_db_url) -> Assistant:
+def twilio() -> TwilioStandin:
+    """A stand-in for Twilio's Messages endpoint, which the assistant texts patients through."""
+    with TwilioStandin() as standin:
+        yield standin
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory, knowledge_db_url, twilio) -> Assistant:
     """The whole assistant: action server and Rasa server, with their own stores. No rate
     limit: long conversations are sent faster than a patient types (tests/test_faults.py
     and tests/test_rate_limit.py check the limit)."""
     with serve_assistant(tmp_path_factory.mktemp("servers"), knowledge_db_url,
-                         extra_env={"RATE_LIMIT_PER_MINUTE": "0"}) as served:
+                         extra_env={**twilio.env(), "RATE_LIMIT_PER_MINUTE": "0"}) as served:
+        twilio.auth_token = served.sms_auth_token
         yield served
 
 

@@ -92,6 +92,7 @@ def test_disabling_an_account_ends_its_open_sessions(assistant, knowledge_db_url
 ROUTES = [("post", "/assess", {"text": "I have chest pain"}), ("get", "/escalations", None),
           ("get", "/escalations/1", None), ("post", "/escalations/1/claim", None),
           ("post", "/escalations/1/release", None), ("post", "/escalations/1/handle", {"note": "called back"}),
+          ("post", "/escalations/1/reply", {"text": "about your chest pain"}),
           ("get", "/audit", None), ("get", "/session", None), ("post", "/logout", None), ("get", "/events", None)]
 
 

@@ -104,7 +104,7 @@
     return (
       entry &&
       typeof entry === "object" &&
-      (entry.role === "user" || entry.role === "bot" || entry.role === "notice") &&
+      (entry.role === "user" || entry.role === "bot" || entry.role === "notice" || entry.role === "nurse") &&
       typeof entry.text === "string"
     );
   }
@@ -323,7 +323,8 @@
   // ---------------------------------------------------------------- rendering
 
   function speakerLabel(entry) {
-    return el("span", { className: "sa-visually-hidden", text: entry.role === "user" ? "You said: " : "Assistant: " });
+    var who = entry.role === "user" ? "You said: " : entry.role === "nurse" ? "The nurse said: " : "Assistant: ";
+    return el("span", { className: "sa-visually-hidden", text: who });
   }
 
   function renderEntry(entry) {
@@ -332,6 +333,16 @@
       return el("div", { className: "sa-notice", "data-disclaimer": "" }, [
         icon(ICONS.info, "sa-notice-icon"),
         el("p", { className: "sa-notice-text", text: entry.text })
+      ]);
+    }
+    if (entry.role === "nurse") {
+      // A nurse's reply from the nurse line (channels/nurse.py): labelled, so it is not taken for the assistant.
+      return el("div", { className: "sa-row sa-row--bot" }, [
+        el("div", { className: "sa-msg sa-msg--bot sa-msg--nurse", "data-from": "nurse" }, [
+          speakerLabel(entry),
+          el("p", { className: "sa-nurse-label", "aria-hidden": "true", text: "Nurse" }),
+          el("p", { className: "sa-msg-text", text: entry.text })
+        ])
       ]);
     }
     if (entry.role === "user") {
@@ -389,7 +400,7 @@
    * than the log, the start of the turn (the question, then the advice or answer).
    */
   function scrollToEnd() {
-    var anchor = elements[lastUserIndex()];
+    var anchor = elements[turnStartIndex()];
     if (anchor && log.scrollHeight - anchor.offsetTop > log.clientHeight) {
       log.scrollTop = anchor.offsetTop - 8;
     } else {
@@ -445,9 +456,10 @@
     });
   }
 
-  function lastUserIndex() {
+  /** Where the newest turn starts: the patient's last message, or a nurse's reply after it. */
+  function turnStartIndex() {
     for (var i = entries.length - 1; i >= 0; i--) {
-      if (entries[i].role === "user") {
+      if (entries[i].role === "user" || entries[i].role === "nurse") {
         return i;
       }
     }
@@ -480,6 +492,10 @@
       if (!disclaimerShown()) {
         addEntry({ role: "notice", text: text });
       }
+      return;
+    }
+    if (part.role === "nurse") {
+      addEntry({ role: "nurse", text: text });
       return;
     }
     if (part.role === "advice") {
