@@ -92,3 +92,47 @@ def turn_deadlines() -> tuple[float, float]:
     if not 0 < advice <= reply:
         raise ValueError("TURN_ADVICE_DEADLINE must be positive and at most TURN_REPLY_DEADLINE")
     return advice, reply
+
+
+@dataclass(frozen=True)
+class TimeBounds:
+    """How long, in seconds, the Rasa server and the action server wait on what they depend on.
+
+    Chosen so that a hanging dependency costs a turn less than TURN_REPLY_DEADLINE while a
+    healthy one never comes near them (loopback: a query 1-5 ms, a Redis call under 1 ms,
+    an action call 20-60 ms)."""
+
+    database_connect: float  # connecting, and SQLite's wait on a locked file; libpq's floor is 2 s
+    database_statement: float  # one PostgreSQL statement, on the server
+    redis: float  # connecting to Redis and each reply
+    action_server: float  # one call to the action server, answer included
+    pre_turn_check: float  # the database or Redis look-up made before a turn (rate limit, SMS opt-out)
+
+
+TIME_BOUND_DEFAULTS = {
+    "DATABASE_CONNECT_TIMEOUT": 2.0,
+    "DATABASE_STATEMENT_TIMEOUT": 3.0,
+    "REDIS_TIMEOUT": 0.5,
+    # Under the reply deadline, so a hanging action server frees the conversation's lock
+    # about when the patient gets the apology, not after Rasa's 300 s.
+    "ACTION_SERVER_TIMEOUT": 4.0,
+    # Part of the 1.5 s in which a red flag gets its advice.
+    "PRE_TURN_CHECK_TIMEOUT": 0.3,
+}
+
+
+def seconds_setting(name: str, default: float) -> float:
+    raw = os.environ.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def time_bounds() -> TimeBounds:
+    """The time bounds from the environment (names and defaults in TIME_BOUND_DEFAULTS), checked."""
+    values = [seconds_setting(name, default) for name, default in TIME_BOUND_DEFAULTS.items()]
+    return TimeBounds(*values)

@@ -97,12 +97,17 @@ async def run_turn(
     sender_id: str,
     channel: str,
     metadata: dict[str, Any] | None = None,
+    received: float | None = None,
 ) -> Reply:
     """The reply to one patient message, always, and in bounded time.
 
-    A turn that outlasts its deadline goes on in the background, so the conversation is
-    stored whole or not at all; the patient gets the advice, if any, and the apology now.
+    The deadlines count from ``received``, the event loop's time when the message came in
+    (now, unless the channel did work first). A turn that outlasts its deadline goes on in
+    the background, so the conversation is stored whole or not at all; the patient gets
+    the advice, if any, and the apology now, unless the turn's reply has come already.
     """
+    loop = asyncio.get_running_loop()
+    received = loop.time() if received is None else received
     texts = load_reply_texts()
     if not await shared_rate_limiter().allow(f"{channel}:{sender_id}"):
         # Not passed on: a limited message is neither parsed nor stored.
@@ -114,12 +119,12 @@ async def run_turn(
     advice_deadline, reply_deadline = turn_deadlines()
     # Within the advice deadline a reported warning sign gets its advice, whatever hangs;
     # any other message may wait up to the reply deadline for its answer.
-    await asyncio.wait({turn}, timeout=advice_deadline)
+    await asyncio.wait({turn}, timeout=max(0.0, received + advice_deadline - loop.time()))
     if not turn.done():
         triage = assess(message.text).as_dict()
         if triage["urgency"] == "routine":
-            await asyncio.wait({turn}, timeout=reply_deadline - advice_deadline)
-        if not turn.done():
+            await asyncio.wait({turn}, timeout=max(0.0, received + reply_deadline - loop.time()))
+        if not turn.done() and output.reply is None:
             logger.warning("Turn on %s outlasted its deadline: answered without the action server.", channel)
             return unavailable_reply(triage, texts)
     if output.reply is None:

@@ -135,6 +135,9 @@ def serve_assistant(
         "NURSE_API_TOKENS": f"{secrets.token_hex(16)},{nurse_token}",
         "SMS_PUBLIC_URL": "",
         "REST_API_TOKEN": "",
+        # asyncio's debug mode logs every callback that holds the event loop over 100 ms
+        # ("Executing ... took"), which the tests look for in rasa.log.
+        "PYTHONASYNCIODEBUG": "1",
         **(extra_env or {}),
     }
     processes = {}
