@@ -4,8 +4,9 @@ Rasa's RemoteAction (rasa 3.6.21) waits up to DEFAULT_REQUEST_TIMEOUT, 300 s, fo
 action server, holding the conversation's lock all that while: a hanging action server
 would keep the patient's next message waiting for minutes. RemoteAction.run reads the
 module's DEFAULT_REQUEST_TIMEOUT at each call and hands it to aiohttp, so setting it
-there bounds the call; a call that outlasts it fails as when the server is down, and the
-turn ends (the patient has had the apology from channels/turns.py by then).
+there bounds the call. A call that outlasts it raises asyncio.TimeoutError, which Rasa's
+processor handles as any failed action: the turn goes on without the action's events and
+ends (the patient has had the apology from channels/turns.py by then).
 """
 from __future__ import annotations
 

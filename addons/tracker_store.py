@@ -31,6 +31,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import func, or_, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Query, Session
 
@@ -61,15 +62,19 @@ class PatientSQLTrackerStore(SQLTrackerStore):
 
     Its SQL runs off the event loop, every wait bounded (assistant.settings.TimeBounds)."""
 
-    def __init__(self, domain: Optional[Domain] = None, dialect: str = "sqlite", *args: Any,
-                 query: Optional[dict] = None, **kwargs: Any) -> None:
-        # Rasa's store connects as it starts: with a hanging database, the bound applies already.
+    def __init__(self, domain: Optional[Domain] = None, dialect: str = "sqlite", host: Optional[str] = None,
+                 *args: Any, query: Optional[dict] = None, **kwargs: Any) -> None:
+        # Rasa's store connects as it starts: with a hanging database, the bounds apply already.
+        if host and "://" in host:  # a whole URL, which Rasa takes as it is
+            url = make_url(host)
+            dialect = url.get_backend_name()
+            host = url.update_query_dict({**timeout_arguments(dialect), **url.query}).render_as_string(False)
         query = {**timeout_arguments(dialect.split("+")[0]), **(query or {})}
         self.tables_ready = False
-        super().__init__(domain, dialect, *args, query=query, **kwargs)
+        super().__init__(domain, dialect, host, *args, query=query, **kwargs)
         bounds = time_bounds()
         # SQLite takes one writer at a time; a turn makes two short calls (load, save).
-        self.sql = OffLoop("conversation-store", 1 if dialect == "sqlite" else 4,
+        self.sql = OffLoop("conversation-store", 1 if dialect.startswith("sqlite") else 4,
                            bounds.database_connect + bounds.database_statement)
 
     async def off_loop(self, function: Callable[..., Result], *args: Any) -> Result:
