@@ -6,6 +6,7 @@ the database is any SQLAlchemy URL in ASSISTANT_DATABASE_URL, a SQLite file by d
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -72,6 +73,11 @@ def request_max_bytes() -> int:
     if not value.strip().isdigit():
         raise ValueError(f"SANIC_REQUEST_MAX_SIZE must be a number of bytes, not {value!r}")
     return int(value)
+
+
+def asyncio_debug_requested() -> bool:
+    """Python's asyncio debug mode, asked for as Python documents it (PYTHONASYNCIODEBUG or -X dev)."""
+    return bool(os.environ.get("PYTHONASYNCIODEBUG")) or sys.flags.dev_mode
 
 
 # A turn's time bounds in seconds: a reported warning sign gets its advice within the
