@@ -68,7 +68,7 @@ class PatientSQLTrackerStore(SQLTrackerStore):
         if host and "://" in host:  # a whole URL, which Rasa takes as it is
             url = make_url(host)
             dialect = url.get_backend_name()
-            host = url.update_query_dict({**timeout_arguments(dialect), **url.query}).render_as_string(False)
+            host = url.update_query_dict({**timeout_arguments(dialect), **url.query}).render_as_string(hide_password=False)
         query = {**timeout_arguments(dialect.split("+")[0]), **(query or {})}
         self.tables_ready = False
         super().__init__(domain, dialect, host, *args, query=query, **kwargs)
