@@ -139,22 +139,29 @@ def health(served: Served) -> float:
     return seconds
 
 
-def answered(served: Served) -> bool:
-    return custom_of(served.rest(f"recovery-{secrets.token_hex(4)}", QUESTION))["type"] == "answer"
-
-
-def stored_turns_problems(events_url: str, senders: list[str]) -> dict[str, str]:
-    """Conversations whose stored events are not whole turns: a message without the end of its
-    turn (listening again) before the next message or at the end, or an event stored twice."""
+def stored_events(events_url: str, senders: list[str]) -> list:
+    """The conversation store's rows for these senders, in stored order."""
     engine = create_engine(events_url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(
+            return connection.execute(
                 text("SELECT sender_id, type_name, action_name, data FROM events "
                      "WHERE sender_id = ANY(:senders) ORDER BY id"), {"senders": senders},
             ).all()
     finally:
         engine.dispose()
+
+
+def answered_and_stored(served: Served) -> bool:
+    """Whether a new conversation gets its answer and is stored: the assistant is itself again."""
+    sender = f"recovery-{secrets.token_hex(4)}"
+    return custom_of(served.rest(sender, QUESTION))["type"] == "answer" and bool(stored_events(served.events_url, [sender]))
+
+
+def stored_turns_problems(events_url: str, senders: list[str]) -> dict[str, str]:
+    """Conversations whose stored events are not whole turns: a message without the end of its
+    turn (listening again) before the next message or at the end, or an event stored twice."""
+    rows = stored_events(events_url, senders)
     problems = {}
     for sender in senders:
         events = [row for row in rows if row.sender_id == sender]
@@ -190,7 +197,7 @@ def hang_and_recover(served: Served, dependency: str, report, answers_possible: 
     finally:
         tarpit.serve(service_port)
     started = time.monotonic()
-    while not answered(served):
+    while not answered_and_stored(served):
         assert time.monotonic() - started < RECOVERY_WITHIN, f"no answer {RECOVERY_WITHIN} s after {dependency} came back"
         time.sleep(0.5)
     recovery = time.monotonic() - started
@@ -206,7 +213,8 @@ def hang_and_recover(served: Served, dependency: str, report, answers_possible: 
             apologised = APOLOGY in turn.reply and nurse_phone in turn.reply
             assert apologised or (answers_possible and "hour" in turn.reply.lower()), (dependency, channel, turn.reply)
             assert turn.custom is None or turn.custom["type"] == ("fallback" if apologised else "answer")
-        seconds[f"{'advice' if message == RED_FLAG else 'reply'} {channel}"] = f"{turn.seconds:.2f}"
+        seconds[f"{'advice' if message == RED_FLAG else 'reply'} {channel}"] = f"{turn.seconds:.2f}" + (
+            "" if message == RED_FLAG else " apology" if APOLOGY in turn.reply else " answer")
     assert health_seconds <= HEALTH_WITHIN, (dependency, health_seconds)
 
     # Turns that outlasted their deadline end in the background once their calls fail or return.
