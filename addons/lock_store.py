@@ -60,6 +60,8 @@ class PatientRedisLockStore(RedisLockStore):
                 await self.redis_calls.run(self.cleanup, conversation_id, ticket)
             except (RedisError, asyncio.TimeoutError) as error:  # the ticket expires with its lifetime
                 logger.warning("Lock store unavailable, ticket left to expire: %s", type(error).__name__)
+            except RuntimeError:  # the server stopped mid-turn, its loop gone: the ticket expires too
+                pass
 
     async def _acquire_lock(self, conversation_id: str, ticket: int, wait_time_in_seconds: float) -> TicketLock:
         """Rasa's loop (rasa.core.lock_store.LockStore._acquire_lock), its Redis calls off the loop."""
