@@ -115,12 +115,15 @@ def stop(process: subprocess.Popen) -> None:
 def serve_assistant(
     workdir: Path, knowledge_db_url: str, with_actions: bool = True, model: str | None = None,
     extra_env: dict | None = None, action_endpoint_url: str | None = None, tracker_store_url: str | None = None,
+    asyncio_debug: bool = False,
 ):
     """Start the Rasa server (REST + API) and, unless told not to, the action server.
 
     The Rasa server calls the action server at ``action_endpoint_url`` if given (e.g. a proxy
     in front of it), and keeps conversations at ``tracker_store_url`` (a SQLAlchemy URL) if
-    given, else in tracker.db in ``workdir``."""
+    given, else in tracker.db in ``workdir``. With ``asyncio_debug``, asyncio logs in
+    rasa.log every callback that holds the event loop over 100 ms ("Executing ... took"),
+    for the tests to find; it slows the server, so not for measuring."""
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
     token, sms_auth_token, nurse_token = (secrets.token_hex(16) for _ in range(3))
     endpoints = workdir / "endpoints.yml"
@@ -140,9 +143,7 @@ def serve_assistant(
         "NURSE_API_TOKENS": f"{secrets.token_hex(16)},{nurse_token}",
         "SMS_PUBLIC_URL": "",
         "REST_API_TOKEN": "",
-        # asyncio's debug mode logs every callback that holds the event loop over 100 ms
-        # ("Executing ... took"), which the tests look for in rasa.log.
-        "PYTHONASYNCIODEBUG": "1",
+        "PYTHONASYNCIODEBUG": "1" if asyncio_debug else "",
         **(extra_env or {}),
     }
     processes = {}

@@ -254,7 +254,7 @@ def plain(tmp_path_factory, postgres_url, redis_url):
             tmp_path_factory.mktemp("tarpit"), behind("knowledge database"),
             extra_env={"REDIS_URL": f"redis://127.0.0.1:{tarpits['Redis'].port}/0"},
             action_endpoint_url=f"http://127.0.0.1:{tarpits['action server'].port}/webhook",
-            tracker_store_url=behind("conversation store"),
+            tracker_store_url=behind("conversation store"), asyncio_debug=True,
         ) as assistant:
             action_port = int(assistant.action_url.rsplit(":", 1)[1])
             tarpits["action server"].serve(action_port)
