@@ -42,16 +42,14 @@ def knowledge_db_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory, knowledge_db_url) -> Assistant:
     """The whole assistant: action server and Rasa server, with their own stores."""
-    with serve_assistant(tmp_path_factory.mktemp("servers"), knowledge_db_url, asyncio_debug=True) as served:
+    with serve_assistant(tmp_path_factory.mktemp("servers"), knowledge_db_url) as served:
         yield served
 
 
 @pytest.fixture(scope="session")
 def assistant_without_actions(tmp_path_factory, knowledge_db_url) -> Assistant:
     """The Rasa server alone: its action server is not running."""
-    with serve_assistant(
-        tmp_path_factory.mktemp("no-actions"), knowledge_db_url, with_actions=False, asyncio_debug=True
-    ) as served:
+    with serve_assistant(tmp_path_factory.mktemp("no-actions"), knowledge_db_url, with_actions=False) as served:
         yield served
 
 
