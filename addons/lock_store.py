@@ -1,0 +1,77 @@
+"""The production profile's lock store: Rasa's Redis ticket lock, off the event loop and bounded.
+
+Rasa's RedisLockStore (rasa 3.6.21) calls redis-py synchronously inside the server's event
+loop, with a 10 s socket timeout: a Redis that accepts and never answers stalls every
+conversation on the replica. This one runs each Redis call on its own threads, with
+REDIS_TIMEOUT as the socket timeouts (assistant.settings.TimeBounds).
+
+When Redis fails, the turn takes an in-process lock instead and goes on, as the rate limit
+does: a patient is answered rather than refused. What is lost meanwhile is only the
+cross-replica ordering of one conversation's turns sent at the same moment.
+
+Configured in endpoints.prod.yml as ``type: addons.lock_store.PatientRedisLockStore``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncGenerator
+
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, RedisLockStore
+from rasa.utils.endpoints import EndpointConfig
+from redis.exceptions import RedisError
+
+from assistant.off_loop import OffLoop
+from assistant.settings import time_bounds
+
+logger = logging.getLogger(__name__)
+# A turn makes a few Redis calls of under a millisecond each.
+REDIS_THREADS = 4
+
+
+class PatientRedisLockStore(RedisLockStore):
+    def __init__(self, endpoint_config: EndpointConfig) -> None:
+        # redis-py connects within the same socket timeout.
+        timeout = time_bounds().redis
+        super().__init__(host=endpoint_config.url or "localhost", socket_timeout=timeout, **endpoint_config.kwargs)
+        # A call may connect, then wait for its reply: two socket timeouts.
+        self.redis_calls = OffLoop("lock-store", REDIS_THREADS, 2 * timeout)
+        self.in_process = InMemoryLockStore()
+
+    @asynccontextmanager
+    async def lock(
+        self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
+    ) -> AsyncGenerator[TicketLock, None]:
+        try:
+            ticket = await self.redis_calls.run(self.issue_ticket, conversation_id, lock_lifetime)
+        except (LockError, asyncio.TimeoutError) as error:  # issue_ticket wraps Redis errors in LockError
+            logger.warning("Lock store unavailable, locking in this process: %s", type(error.__cause__ or error).__name__)
+            ticket = None
+        if ticket is None:
+            async with self.in_process.lock(conversation_id, lock_lifetime, wait_time_in_seconds) as local:
+                yield local
+            return
+        try:
+            yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+        finally:
+            try:
+                await self.redis_calls.run(self.cleanup, conversation_id, ticket)
+            except (RedisError, asyncio.TimeoutError) as error:  # the ticket expires with its lifetime
+                logger.warning("Lock store unavailable, ticket left to expire: %s", type(error).__name__)
+            except RuntimeError:  # the server stopped mid-turn, its loop gone: the ticket expires too
+                pass
+
+    async def _acquire_lock(self, conversation_id: str, ticket: int, wait_time_in_seconds: float) -> TicketLock:
+        """Rasa's loop (rasa.core.lock_store.LockStore._acquire_lock), its Redis calls off the loop."""
+        while True:
+            # Fetched every time: the lock may have expired meanwhile.
+            lock = await self.redis_calls.run(self.get_lock, conversation_id)
+            if not lock:
+                break
+            if not lock.is_locked(ticket):
+                return lock
+            await asyncio.sleep(wait_time_in_seconds)
+            await self.redis_calls.run(self.update_lock, conversation_id)
+        raise LockError("Could not acquire the conversation's lock: it expired while waiting.")
