@@ -109,10 +109,6 @@ def production_env(postgres: LocalPostgres, redis: LocalRedis, run_dir: Path) ->
         "PROD_RUN_DIR": str(run_dir),
         "RATE_LIMIT_PER_MINUTE": "0",
         "TICKET_LOCK_LIFETIME": str(LOCK_LIFETIME_SECONDS),
-        # 50 senders overload two replicas on a small machine: turns queue for seconds, and
-        # with the usual deadlines many would get the apology. These tests check what is
-        # stored and answered under load, not how fast (tests/test_tarpit.py does that).
-        "TURN_ADVICE_DEADLINE": str(REQUEST_TIMEOUT), "TURN_REPLY_DEADLINE": str(REQUEST_TIMEOUT),
     }
 
 
