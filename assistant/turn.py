@@ -114,8 +114,11 @@ def asked_topic(turn: TurnInput, advice: Advice | None) -> tuple[str | None, boo
 
 
 def other_questions(turn: TurnInput, answered: str) -> list[str]:
-    """The topics of the other questions the message asked, in order, without repeats."""
-    topics = [topic_for_intent(question.get("intent")) for question in turn.questions]
+    """The topics of the other questions the message asked (the first is the main one), in
+    order, without repeats; none when the message was "MORE" or an option's number."""
+    if turn.intent in (ASK_MORE, CHOOSE_OPTION):
+        return []
+    topics = [topic_for_intent(question.get("intent")) for question in turn.questions[1:]]
     return list(dict.fromkeys(topic for topic in topics if topic and topic != answered))
 
 
