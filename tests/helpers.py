@@ -24,6 +24,18 @@ RED_FLAG = "I had kyphoplasty yesterday and now I have chest pain"
 VAGUE_MESSAGES = ["is that normal", "my back", "is it ok", "not sure"]
 
 
+SECRET = "my-name-is-jane-doe"  # patient text that must never come back in an error
+
+
+def assert_json_error(response: requests.Response, status: int) -> None:
+    """A clear 4xx as JSON: {"error": ...}, without the patient's text or a stack trace."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]
+    assert SECRET not in response.text and "Traceback" not in response.text
+
+
 def new_sender() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 import requests
-from tests.helpers import Phone
+from tests.helpers import SECRET, Phone, assert_json_error
 from widget_client import WidgetClient
 
 
@@ -28,7 +28,6 @@ BAD_TEXTS = {
 }
 # JSON can carry a lone surrogate (an SMS form body cannot encode one).
 JSON_TEXTS = {**BAD_TEXTS, "a lone surrogate": "pain \ud83d after"}
-SECRET = "my-name-is-jane-doe"  # patient text that must never come back in an error
 ONE_MB = 1_000_000
 
 
@@ -60,14 +59,6 @@ def still_serving(assistant, earlier) -> None:
     question_is_answered(assistant)
     sender, events = earlier
     assert events_of(assistant, sender)[: len(events)] == events
-
-
-def assert_json_error(response: requests.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]
-    assert SECRET not in response.text and "Traceback" not in response.text
 
 
 def custom_objects(messages: list[dict]) -> list[dict]:

@@ -8,9 +8,8 @@ import requests
 
 from assistant.db import engine_for
 from assistant.escalations import get_escalation, record_escalation
-from tests.helpers import NurseApi, new_nurse
+from tests.helpers import SECRET, NurseApi, assert_json_error, new_nurse
 
-SECRET = "my-name-is-jane-doe"  # patient text that must never come back in an error
 NOT_JSON = b"{not json " + SECRET.encode()
 
 
@@ -30,14 +29,6 @@ def send(api: NurseApi, method: str, path: str, body) -> requests.Response:
         return requests.request(method, f"{api.base}{path}", data=body, timeout=30,
                                 headers={**api.headers, "Content-Type": "application/json"})
     return requests.request(method, f"{api.base}{path}", json=body, headers=api.headers, timeout=30)
-
-
-def assert_json_error(response: requests.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]
-    assert SECRET not in response.text and "Traceback" not in response.text
 
 
 LOGIN_BODIES = {
