@@ -7,7 +7,7 @@ It crosses from the action server to the Rasa server as plain data (``as_dict``)
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 from assistant.vocabulary import ROUTINE, TURN_TYPES, URGENCIES
@@ -89,9 +89,6 @@ class Reply:
 
     def notice(self, kind: str) -> Notice | None:
         return next((notice for notice in self.notices if notice.kind == kind), None)
-
-    def without_notice(self, kind: str) -> "Reply":
-        return replace(self, notices=tuple(notice for notice in self.notices if notice.kind != kind))
 
     @property
     def also_asked(self) -> list[str]:
