@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -28,15 +28,15 @@ class SqlKnowledge:
     """The knowledge base in the assistant's database, its errors reduced to their type."""
 
     def answer(self, topic: str, procedure: str | None) -> KnowledgeAnswer | None:
-        try:
-            return find_answer(engine_for(database_url()), topic, procedure)
-        except SQLAlchemyError as error:
-            logger.warning("Knowledge base unavailable: %s", type(error).__name__)
-            raise KnowledgeUnavailable(type(error).__name__) from None
+        return self.read(find_answer, topic, procedure)
 
     def titles(self) -> Mapping[str, str]:
+        return self.read(topic_titles)
+
+    @staticmethod
+    def read(query: Callable[..., Any], *arguments: Any) -> Any:
         try:
-            return topic_titles(engine_for(database_url()))
+            return query(engine_for(database_url()), *arguments)
         except SQLAlchemyError as error:
             logger.warning("Knowledge base unavailable: %s", type(error).__name__)
             raise KnowledgeUnavailable(type(error).__name__) from None
