@@ -7,13 +7,9 @@ in-memory tracker after every turn (only the events beyond those already stored)
 rows deleted during the turn would come straight back. Instead, when the turn ran the
 forget action, this store deletes every stored event of the sender rather than saving.
 
-Speed: Rasa rebuilds the conversation session from every stored event on each turn, and
-its policies and the action server then go through all of them, so each turn was
-slower than the one before (py-spy, one sender: 62 ms a turn for the first 48 turns,
-237 ms by turn 200, a fifth of it looking up each event's class). This store loads the
-last `RECENT_EVENTS` events, and before them only the events that still shape the
-conversation's state (each slot's latest value, session start, pauses...), so slots are
-those of the whole session. Every event is still stored, and the tracker API still serves them all.
+Speed: only the events a turn needs are loaded (addons/stored_events.py), and the SQL
+runs off the event loop on the store's own threads, every wait bounded
+(assistant.settings.TimeBounds), so a hanging database holds up no other conversation.
 
 Errors: when the store is unreachable, Rasa answers from a fresh in-memory conversation
 and logs the error's text, which for SQLAlchemy includes the query parameters: sender
@@ -21,71 +17,31 @@ ids (phone numbers on SMS) and message text. This store raises the error type al
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
 import logging
-from functools import lru_cache
-from typing import Generator, Iterable, Iterator, Optional
+from typing import Any, Callable, Generator, Iterable, Iterator, Optional
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import (
-    ActionExecuted,
-    ActionExecutionRejected,
-    ActionReverted,
-    ActiveLoop,
-    AllSlotsReset,
-    ConversationPaused,
-    ConversationResumed,
-    Event,
-    FollowupAction,
-    LoopInterrupted,
-    Restarted,
-    SessionStarted,
-    SlotSet,
-    UserUttered,
-    UserUtteranceReverted,
-)
+from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import func, or_, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Query, Session
 
+from addons.stored_events import RECENT_EVENTS, STATE_EVENTS, UNDOING_EVENTS, events_from_json
+from assistant.db import timeout_arguments
+from assistant.off_loop import OffLoop, Result
 from assistant.privacy import FORGET_ACTION
+from assistant.settings import time_bounds
 
 logger = logging.getLogger(__name__)
-
-# Every rule looks at the latest turn only, and a turn adds at most about 20 events.
-RECENT_EVENTS = 60
-# Events older than the recent ones that change the tracker's state for good (the
-# others, such as the latest message or action, are superseded by the recent events).
-# Of the slot events, the latest for each slot is enough.
-STATE_EVENTS = [
-    event.type_name for event in (
-        SessionStarted, Restarted, AllSlotsReset, ActiveLoop, LoopInterrupted,
-        ConversationPaused, ConversationResumed, FollowupAction, ActionExecutionRejected,
-    )
-]
-# Undoing events replay the conversation before them: with one of these among the
-# older events, the whole session is loaded, as Rasa does.
-UNDOING_EVENTS = [UserUtteranceReverted.type_name, ActionReverted.type_name]
-
-
-@lru_cache(maxsize=None)
-def event_class(type_name: str) -> type[Event]:
-    return Event.resolve_by_type(type_name)
-
-
-def events_from_json(rows: Iterable[str]) -> list[Event]:
-    events = []
-    for row in rows:
-        parameters = json.loads(row)
-        event = event_class(parameters["event"])._from_parameters(parameters)
-        if event is not None:
-            events.append(event)
-    return events
-
 
 class ConversationStoreUnavailable(Exception):
     """The tracker store failed; the message is the underlying error's type only."""
@@ -102,11 +58,37 @@ def asked_to_forget(tracker: DialogueStateTracker) -> bool:
 
 
 class PatientSQLTrackerStore(SQLTrackerStore):
-    """Configured in endpoints.yml as ``type: addons.tracker_store.PatientSQLTrackerStore``."""
+    """Configured in endpoints.yml as ``type: addons.tracker_store.PatientSQLTrackerStore``.
+
+    Its SQL runs off the event loop, every wait bounded (assistant.settings.TimeBounds)."""
+
+    def __init__(self, domain: Optional[Domain] = None, dialect: str = "sqlite", host: Optional[str] = None,
+                 *args: Any, query: Optional[dict] = None, **kwargs: Any) -> None:
+        # Rasa's store connects as it starts: with a hanging database, the bounds apply already.
+        if host and "://" in host:  # a whole URL, which Rasa takes as it is
+            url = make_url(host)
+            dialect = url.get_backend_name()
+            host = url.update_query_dict({**timeout_arguments(dialect), **url.query}).render_as_string(hide_password=False)
+        query = {**timeout_arguments(dialect.split("+")[0]), **(query or {})}
+        self.tables_ready = False
+        super().__init__(domain, dialect, host, *args, query=query, **kwargs)
+        bounds = time_bounds()
+        # SQLite takes one writer at a time; a turn makes two short calls (load, save).
+        self.sql = OffLoop("conversation-store", 1 if dialect.startswith("sqlite") else 4,
+                           bounds.database_connect + bounds.database_statement)
+
+    async def off_loop(self, function: Callable[..., Result], *args: Any) -> Result:
+        try:
+            return await self.sql.run(function, *args)
+        except asyncio.TimeoutError:
+            raise ConversationStoreUnavailable("TimeoutError") from None
 
     @contextlib.contextmanager
     def session_scope(self) -> Generator[Session, None, None]:
         try:
+            if not self.tables_ready:  # Rasa makes them as it starts, unless the database was down then
+                self.Base.metadata.create_all(self.engine)
+                self.tables_ready = True
             with super().session_scope() as session:
                 yield session
         except SQLAlchemyError as error:
@@ -138,22 +120,47 @@ class PatientSQLTrackerStore(SQLTrackerStore):
     async def _retrieve(
         self, sender_id: str, fetch_events_from_all_sessions: bool
     ) -> Optional[DialogueStateTracker]:
-        if fetch_events_from_all_sessions:
-            return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        return await self.off_loop(self.load, sender_id, fetch_events_from_all_sessions)
+
+    def load(self, sender_id: str, all_sessions: bool) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:
-            rows = self.state_and_recent_events(session, sender_id).with_entities(self.SQLEvent.data)
-            events = events_from_json(data for (data,) in rows)
+            if all_sessions:
+                events = self._event_query(session, sender_id, fetch_events_from_all_sessions=True)
+            else:
+                events = self.state_and_recent_events(session, sender_id)
+            events = events_from_json(data for (data,) in events.with_entities(self.SQLEvent.data))
         if not events or not self.domain:
             return None
         tracker = DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
-        tracker.stored_events = len(tracker.events)
+        if not all_sessions:
+            tracker.stored_events = len(tracker.events)
         return tracker
+
+    async def keys(self) -> Iterable[str]:
+        return await self.off_loop(self.sender_ids)
+
+    def sender_ids(self) -> list[str]:
+        with self.session_scope() as session:
+            return [sender_id for (sender_id,) in session.query(self.SQLEvent.sender_id).distinct()]
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         if asked_to_forget(tracker):
-            self.forget(tracker.sender_id)
+            await self.off_loop(self.forget, tracker.sender_id)
             return
-        await super().save(tracker)
+        await self.stream_events(tracker)
+        await self.off_loop(self.write_new_events, tracker)
+
+    def write_new_events(self, tracker: DialogueStateTracker) -> None:
+        """The rows of Rasa's save (rasa 3.6.21), in one transaction."""
+        with self.session_scope() as session:
+            for event in self._additional_events(session, tracker):
+                data = event.as_dict()
+                session.add(self.SQLEvent(
+                    sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                    action_name=data.get("name"), data=json.dumps(data),
+                ))
+            session.commit()
         tracker.stored_events = len(tracker.events)
 
     def _additional_events(self, session: Session, tracker: DialogueStateTracker) -> Iterator[Event]:

@@ -1,20 +1,47 @@
 """The one SQL database: knowledge tables and escalations share a declarative base."""
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 from sqlalchemy import Table, create_engine, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.schema import CreateColumn
+
+from assistant.settings import time_bounds
 
 Base = declarative_base()
 
 
+def timeout_arguments(backend: str) -> dict[str, str]:
+    """The driver's connection arguments that bound every wait on a ``backend`` database
+    (assistant.settings.TimeBounds), as text: they also go into a URL's query.
+
+    PostgreSQL (libpq): connect_timeout, whole seconds, at least 2 (libpq's floor), and the
+    server's statement_timeout; TCP keepalives find a peer that is gone. SQLite: how long to
+    wait for a file another process has locked."""
+    bounds = time_bounds()
+    if backend == "postgresql":
+        return {
+            "connect_timeout": str(max(2, math.ceil(bounds.database_connect))),
+            "options": f"-c statement_timeout={round(bounds.database_statement * 1000)}",
+            "keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "2", "keepalives_count": "3",
+        }
+    if backend == "sqlite":
+        return {"timeout": str(bounds.database_connect)}
+    return {}
+
+
 @lru_cache(maxsize=None)
 def engine_for(url: str) -> Engine:
-    """One pooled engine per database URL, for the life of the process."""
-    return create_engine(url, pool_pre_ping=True)
+    """One pooled engine per database URL, for the life of the process; every wait bounded."""
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":  # a file: no pool to wait for, and sqlite3.connect wants a number
+        return create_engine(url, pool_pre_ping=True, connect_args={"timeout": time_bounds().database_connect})
+    return create_engine(
+        url, pool_pre_ping=True, connect_args=timeout_arguments(backend), pool_timeout=time_bounds().database_connect
+    )
 
 
 def create_or_extend(engine: Engine, table: Table) -> None:

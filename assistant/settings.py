@@ -6,6 +6,7 @@ the database is any SQLAlchemy URL in ASSISTANT_DATABASE_URL, a SQLite file by d
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -74,6 +75,11 @@ def request_max_bytes() -> int:
     return int(value)
 
 
+def asyncio_debug_requested() -> bool:
+    """Python's asyncio debug mode, asked for as Python documents it (PYTHONASYNCIODEBUG or -X dev)."""
+    return bool(os.environ.get("PYTHONASYNCIODEBUG")) or sys.flags.dev_mode
+
+
 # A turn's time bounds in seconds: a reported warning sign gets its advice within the
 # first, any other message its reply (or the apology) within the second, whatever hangs.
 DEFAULT_TURN_DEADLINES = (1.5, 4.5)
@@ -92,3 +98,47 @@ def turn_deadlines() -> tuple[float, float]:
     if not 0 < advice <= reply:
         raise ValueError("TURN_ADVICE_DEADLINE must be positive and at most TURN_REPLY_DEADLINE")
     return advice, reply
+
+
+@dataclass(frozen=True)
+class TimeBounds:
+    """How long, in seconds, the Rasa server and the action server wait on what they depend on.
+
+    Chosen so that a hanging dependency costs a turn less than TURN_REPLY_DEADLINE, while a
+    healthy one stays far under them (tests/test_tarpit.py: the advice arrives in 1.5-1.7 s
+    and the apology in 4.5-4.7 s, whichever dependency hangs)."""
+
+    database_connect: float  # connecting, and SQLite's wait on a locked file; libpq's floor is 2 s
+    database_statement: float  # one PostgreSQL statement, on the server
+    redis: float  # connecting to Redis and each reply
+    action_server: float  # one call to the action server, answer included
+    pre_turn_check: float  # the database or Redis look-up made before a turn (rate limit, SMS opt-out)
+
+
+TIME_BOUND_DEFAULTS = {
+    "DATABASE_CONNECT_TIMEOUT": 2.0,
+    "DATABASE_STATEMENT_TIMEOUT": 3.0,
+    "REDIS_TIMEOUT": 0.5,
+    # Under the reply deadline, so a hanging action server frees the conversation's lock
+    # about when the patient gets the apology, not after Rasa's 300 s.
+    "ACTION_SERVER_TIMEOUT": 4.0,
+    # Part of the 1.5 s in which a red flag gets its advice.
+    "PRE_TURN_CHECK_TIMEOUT": 0.3,
+}
+
+
+def seconds_setting(name: str, default: float) -> float:
+    raw = os.environ.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def time_bounds() -> TimeBounds:
+    """The time bounds from the environment (names and defaults in TIME_BOUND_DEFAULTS), checked."""
+    values = [seconds_setting(name, default) for name, default in TIME_BOUND_DEFAULTS.items()]
+    return TimeBounds(*values)

@@ -24,13 +24,16 @@ from twilio.twiml.messaging_response import MessagingResponse
 from assistant import sms
 from assistant.db import engine_for
 from assistant.render import render_sms
-from assistant.settings import database_url, load_contacts
+from assistant.off_loop import OffLoop
+from assistant.settings import database_url, load_contacts, time_bounds
 from channels.turns import patient_webhook, run_turn
 
 SMS_CHANNEL = "sms"
 
 logger = logging.getLogger(__name__)
 MAX_BODY_CHARS = 1600  # Twilio's own limit for one inbound message
+# One primary-key look-up per message, a few milliseconds.
+OPT_OUT_THREADS = 4
 EMPTY_BODY_REPLY = "Please text your question about vertebroplasty or kyphoplasty. Reply HELP for help."
 
 
@@ -58,6 +61,7 @@ class SmsInput(InputChannel):
         # Without a token every request is refused: an unsigned webhook is never served.
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.public_url = public_url.rstrip("/")
+        self.opt_outs = OffLoop("sms-opt-out", OPT_OUT_THREADS, time_bounds().pre_turn_check)
         if not auth_token:
             logger.warning("SMS channel has no auth token: every SMS request will be refused.")
 
@@ -88,16 +92,21 @@ class SmsInput(InputChannel):
     async def reply(
         self, phone: str, body: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> HTTPResponse:
+        received = asyncio.get_running_loop().time()
         contacts = load_contacts()
         word = sms.keyword(body)
         engine = engine_for(database_url())
+        bounds = time_bounds()
         try:
             if word in ("stop", "start"):
-                await asyncio.to_thread(sms.set_opted_out, engine, phone, word == "stop")
+                # No turn waits on it: as long as the database's own bounds allow.
+                await self.opt_outs.run(sms.set_opted_out, engine, phone, word == "stop",
+                                        timeout=bounds.database_connect + bounds.database_statement)
                 return twiml([sms.stop_text() if word == "stop" else sms.start_text()])
-            if await asyncio.to_thread(sms.is_opted_out, engine, phone):
+            # Bounded by the pre-turn check: a red flag must get its advice in time.
+            if await self.opt_outs.run(sms.is_opted_out, engine, phone):
                 return twiml([])
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, asyncio.TimeoutError) as error:
             logger.warning("SMS opt-out store unavailable: %s", type(error).__name__)
             if word in ("stop", "start"):
                 return twiml([f"Sorry, we could not process that. Please try again later, or call {contacts.nurse_phone}."])
@@ -105,5 +114,5 @@ class SmsInput(InputChannel):
             return twiml([sms.help_text(contacts)])
         if not body.strip():
             return twiml([EMPTY_BODY_REPLY])
-        reply = await run_turn(on_new_message, body, phone, self.name())
+        reply = await run_turn(on_new_message, body, phone, self.name(), received=received)
         return twiml(render_sms(reply))

@@ -23,7 +23,9 @@ from assistant.inbound import clean_message
 from assistant.rate_limit import RateLimiter, parse_per_minute, rate_limiter
 from assistant.reply import Reply
 from assistant.reply_texts import load_reply_texts
-from assistant.settings import rate_limit_per_minute, redis_url, request_max_bytes, turn_deadlines
+from assistant.settings import (
+    asyncio_debug_requested, rate_limit_per_minute, redis_url, request_max_bytes, turn_deadlines,
+)
 from assistant.triage import assess
 from assistant.turn import rate_limited_reply, unavailable_reply
 
@@ -59,8 +61,9 @@ def shared_rate_limiter() -> RateLimiter:
 
 
 def apply_server_settings(blueprint: Blueprint) -> None:
-    """Check the rate limit's setting now (a bad value stops the start), and make the Rasa
-    server refuse bodies over the configured size with a 413, whatever the route."""
+    """Check the rate limit's setting now (a bad value stops the start), make the Rasa
+    server refuse bodies over the configured size with a 413, whatever the route, and honour
+    Python's asyncio debug mode (the tests log every callback over 100 ms with it)."""
     shared_rate_limiter()
     limit = request_max_bytes()
 
@@ -68,9 +71,14 @@ def apply_server_settings(blueprint: Blueprint) -> None:
         return response.json({"error": f"The request body is larger than {limit} bytes."}, status=413)
 
     @blueprint.listener("before_server_start")
-    async def set_limit(app, _loop) -> None:
+    async def set_limit(app, loop) -> None:
         app.config.REQUEST_MAX_SIZE = limit
         app.error_handler.add(PayloadTooLarge, too_large)
+        if asyncio_debug_requested():
+            # Sanic sets the loop's debug mode from its own setting, and Rasa the asyncio
+            # logger's level from LOG_LEVEL_LIBRARIES (ERROR): the slow-callback warnings need both.
+            loop.set_debug(True)
+            logging.getLogger("asyncio").setLevel(logging.WARNING)
 
 
 def patient_webhook(name: str) -> Blueprint:
@@ -97,12 +105,17 @@ async def run_turn(
     sender_id: str,
     channel: str,
     metadata: dict[str, Any] | None = None,
+    received: float | None = None,
 ) -> Reply:
     """The reply to one patient message, always, and in bounded time.
 
-    A turn that outlasts its deadline goes on in the background, so the conversation is
-    stored whole or not at all; the patient gets the advice, if any, and the apology now.
+    The deadlines count from ``received``, the event loop's time when the message came in
+    (now, unless the channel did work first). A turn that outlasts its deadline goes on in
+    the background, so the conversation is stored whole or not at all; the patient gets
+    the advice, if any, and the apology now, unless the turn's reply has come already.
     """
+    loop = asyncio.get_running_loop()
+    received = loop.time() if received is None else received
     texts = load_reply_texts()
     if not await shared_rate_limiter().allow(f"{channel}:{sender_id}"):
         # Not passed on: a limited message is neither parsed nor stored.
@@ -114,12 +127,12 @@ async def run_turn(
     advice_deadline, reply_deadline = turn_deadlines()
     # Within the advice deadline a reported warning sign gets its advice, whatever hangs;
     # any other message may wait up to the reply deadline for its answer.
-    await asyncio.wait({turn}, timeout=advice_deadline)
+    await asyncio.wait({turn}, timeout=max(0.0, received + advice_deadline - loop.time()))
     if not turn.done():
         triage = assess(message.text).as_dict()
         if triage["urgency"] == "routine":
-            await asyncio.wait({turn}, timeout=reply_deadline - advice_deadline)
-        if not turn.done():
+            await asyncio.wait({turn}, timeout=max(0.0, received + reply_deadline - loop.time()))
+        if not turn.done() and output.reply is None:
             logger.warning("Turn on %s outlasted its deadline: answered without the action server.", channel)
             return unavailable_reply(triage, texts)
     if output.reply is None:

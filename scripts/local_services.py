@@ -1,11 +1,15 @@
-"""Throwaway PostgreSQL and Redis servers on loopback (Debian's packages), for the tests."""
+"""Throwaway PostgreSQL and Redis servers on loopback (Debian's packages), and a tarpit
+to put in front of any dependency, for the tests."""
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import redis
@@ -94,3 +98,77 @@ class LocalRedis:
             self.process.terminate()
             self.process.wait(timeout=20)
             self.process = None
+
+
+class Tarpit:
+    """A loopback TCP port in front of a dependency: it either forwards every connection to
+    the real service, or, hanging, accepts connections and never answers, which is what a
+    database behind a failed-over address, a dropped firewall rule or a stuck process looks
+    like to a client (a stopped server, by contrast, refuses at once).
+
+    Switching cuts the connections of the other mode, as a failover does: clients holding
+    pooled connections find them closed and connect again, into the new mode."""
+
+    def __init__(self, service_port: int | None = None) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self.port = self.listener.getsockname()[1]
+        self.service_port = service_port  # None: hanging
+        self.connections: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            with self.lock:
+                service_port = self.service_port
+                self.connections.append(client)
+            if service_port is not None:
+                threading.Thread(target=self.forward, args=(client, service_port), daemon=True).start()
+
+    def forward(self, client: socket.socket, service_port: int) -> None:
+        try:
+            service = socket.create_connection(("127.0.0.1", service_port), timeout=5)
+        except OSError:
+            client.close()
+            return
+        service.settimeout(None)
+        with self.lock:
+            self.connections.append(service)
+        threading.Thread(target=pump, args=(service, client), daemon=True).start()
+        pump(client, service)
+
+    def cut(self) -> None:
+        with self.lock:
+            connections, self.connections = self.connections, []
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+
+    def hang(self) -> None:
+        with self.lock:
+            self.service_port = None
+        self.cut()
+
+    def serve(self, service_port: int) -> None:
+        with self.lock:
+            self.service_port = service_port
+        self.cut()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
+
+
+def pump(source: socket.socket, destination: socket.socket) -> None:
+    """Copy bytes one way until either side closes."""
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            destination.sendall(data)
+    for side in (source, destination):
+        with contextlib.suppress(OSError):
+            side.shutdown(socket.SHUT_RDWR)

@@ -127,17 +127,25 @@ def stop(process: subprocess.Popen) -> None:
 @contextmanager
 def serve_assistant(
     workdir: Path, knowledge_db_url: str, with_actions: bool = True, model: str | None = None,
-    extra_env: dict | None = None,
+    extra_env: dict | None = None, action_endpoint_url: str | None = None, tracker_store_url: str | None = None,
+    asyncio_debug: bool = False,
 ):
-    """Start the Rasa server (REST + API) and, unless told not to, the action server."""
+    """Start the Rasa server (REST + API) and, unless told not to, the action server.
+
+    The Rasa server calls the action server at ``action_endpoint_url`` if given (e.g. a proxy
+    in front of it), and keeps conversations at ``tracker_store_url`` (a SQLAlchemy URL) if
+    given, else in tracker.db in ``workdir``. With ``asyncio_debug``, asyncio logs in
+    rasa.log every callback that holds the event loop over 100 ms ("Executing ... took"),
+    for the tests to find; it slows the server, so not for measuring."""
     rasa_port, action_port, web_port = free_port(), free_port(), free_port()
     token, sms_auth_token, nurse_secret = (secrets.token_hex(16) for _ in range(3))
     nurse_name = f"nurse-{secrets.token_hex(4)}"
     add_nurse(engine_for(knowledge_db_url), nurse_name, nurse_secret)
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
-        f"tracker_store:\n  type: addons.tracker_store.PatientSQLTrackerStore\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+        f"action_endpoint:\n  url: {action_endpoint_url or f'http://127.0.0.1:{action_port}/webhook'}\n"
+        "tracker_store:\n  type: addons.tracker_store.PatientSQLTrackerStore\n"
+        + (f"  url: {tracker_store_url}\n" if tracker_store_url else f"  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n")
     )
     env = {
         **os.environ,
@@ -149,6 +157,7 @@ def serve_assistant(
         "TWILIO_AUTH_TOKEN": sms_auth_token,
         "SMS_PUBLIC_URL": "",
         "REST_API_TOKEN": "",
+        "PYTHONASYNCIODEBUG": "1" if asyncio_debug else "",
         **(extra_env or {}),
     }
     processes = {}

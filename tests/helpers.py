@@ -1,6 +1,7 @@
 """Helpers the end-to-end tests share: senders, REST turns, the nurse API and accounts, a phone, the store."""
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 import xml.etree.ElementTree as ET
@@ -155,3 +156,26 @@ def assert_sms(message: str) -> None:
     assert gsm7.septet_length(message) <= SMS_MESSAGE_LIMIT, (gsm7.septet_length(message), message)
     assert "**" not in message and "<" not in message
     assert message.rstrip()[-1] in ".!?:)", message
+
+
+async def longest_stall(awaitable) -> tuple[object, float]:
+    """Await ``awaitable`` while a ticker runs on the same event loop every 10 ms: its result,
+    and the longest the loop went without running the ticker (seconds). A blocking call
+    inside shows as a stall as long as the call."""
+    stalls = [0.0]
+
+    async def tick() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            stalls.append(now - last - 0.01)
+            last = now
+
+    ticker = asyncio.ensure_future(tick())
+    try:
+        result = await awaitable
+    finally:
+        ticker.cancel()
+    return result, max(stalls)

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from assistant.rate_limit import DEFAULT_PER_MINUTE, MemoryCounter, RateLimiter, parse_per_minute, rate_limiter
+from assistant.settings import time_bounds
+from scripts.local_services import Tarpit
 from scripts.servers import free_port
+from tests.helpers import longest_stall
 
 
 class Clock:
@@ -84,3 +88,21 @@ def test_the_setting(value, expected):
 def test_a_bad_setting_is_refused_with_its_name(value):
     with pytest.raises(ValueError, match="RATE_LIMIT_PER_MINUTE"):
         parse_per_minute(value)
+
+
+def test_a_hanging_redis_lets_messages_through_without_blocking_the_server():
+    tarpit = Tarpit()  # accepts, never answers
+    try:
+        limiter = rate_limiter(1, f"redis://127.0.0.1:{tarpit.port}/0")
+        started = time.monotonic()
+        allowed_twice, stall = asyncio.run(longest_stall(both(limiter.allow("+15550001111"), limiter.allow("+15550001111"))))
+        # Waiting in the event loop would stall it for the socket timeout.
+        assert allowed_twice == [True, True] and stall < time_bounds().redis / 2
+        # Within the time a red flag's advice may take before its turn starts.
+        assert time.monotonic() - started < 2 * time_bounds().pre_turn_check + 0.2
+    finally:
+        tarpit.close()
+
+
+async def both(*awaitables):
+    return [await awaitable for awaitable in awaitables]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
@@ -9,9 +11,13 @@ from rasa.shared.core.events import (
     ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered, UserUtteranceReverted,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from addons.tracker_store import RECENT_EVENTS, PatientSQLTrackerStore
-from tests.helpers import new_sender, tracker_store_for
+from addons.tracker_store import RECENT_EVENTS, ConversationStoreUnavailable, PatientSQLTrackerStore
+from assistant.settings import time_bounds
+from scripts.local_services import Tarpit
+from tests.helpers import longest_stall, new_sender, tracker_store_for
 
 # The procedure is named early on, long before the tracker's recent events.
 PROCEDURE_NAMED = {5: "vertebroplasty", 10: "kyphoplasty"}
@@ -110,3 +116,37 @@ def test_a_long_conversation_is_stored_whole_and_loaded_with_its_slots(store):
 
 def test_after_an_undo_the_whole_conversation_is_loaded(store):
     asyncio.run(long_conversation_with_an_undo(store))
+
+
+async def watched_retrieve(store: PatientSQLTrackerStore, sender: str):
+    return await longest_stall(asyncio.gather(store.retrieve(sender), return_exceptions=True))
+
+
+def test_a_hanging_database_fails_in_bounded_time_without_blocking_the_server_and_the_store_recovers(postgres_url):
+    """Started while its database hangs, the store fails within its bound without blocking the
+    event loop, and makes its table once the database answers."""
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    database = f"store_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {database}"))
+    admin.dispose()
+    tarpit = Tarpit()  # hanging from the start
+    try:
+        started = time.monotonic()
+        store = tracker_store_for(f"postgresql+psycopg2://postgres@127.0.0.1:{tarpit.port}/{database}")
+        bound = time_bounds().database_connect + time_bounds().database_statement
+        assert time.monotonic() - started < bound + 1  # Rasa's store connects as it starts
+        sender = new_sender()
+
+        started = time.monotonic()
+        (outcome,), stall = asyncio.run(watched_retrieve(store, sender))
+        assert isinstance(outcome, ConversationStoreUnavailable)
+        # Waiting in the event loop would stall it for the connect timeout.
+        assert time.monotonic() - started < bound + 1 and stall < time_bounds().database_connect / 2
+
+        tarpit.serve(make_url(postgres_url).port)
+        asyncio.run(converse(store, sender, range(2)))
+        tracker = asyncio.run(store.retrieve(sender))
+        assert [event.text for event in tracker.events if isinstance(event, UserUttered)] == ["question 0", "question 1"]
+    finally:
+        tarpit.close()

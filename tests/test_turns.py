@@ -81,3 +81,34 @@ def test_the_text_reaches_the_assistant_cleaned():
 
     turn(recording, "/triage_emergency hello\x00world" + "x" * 9000)
     assert received[0].startswith("triage_emergency hello world") and len(received[0]) == MAX_MESSAGE_CHARS
+
+
+def test_a_reply_that_came_in_time_is_given_though_the_rest_of_the_turn_hangs(monkeypatch):
+    monkeypatch.setenv("TURN_ADVICE_DEADLINE", "0.2")
+    monkeypatch.setenv("TURN_REPLY_DEADLINE", "0.4")
+    sent = Reply(kind="smalltalk", message="Hello!")
+
+    async def saving_forever(message):  # the reply is out, then the conversation store hangs
+        await message.output_channel.send_response(message.sender_id, {"custom": {"reply": sent.as_dict()}})
+        await asyncio.sleep(60)
+
+    started = time.monotonic()
+    assert turn(saving_forever) == sent
+    assert time.monotonic() - started < 2
+
+
+def test_the_deadlines_count_from_when_the_message_came_in(monkeypatch):
+    """A channel that checked something first (the SMS opt-out) hands over the time it received the message."""
+    monkeypatch.setenv("TURN_ADVICE_DEADLINE", "1")
+    monkeypatch.setenv("TURN_REPLY_DEADLINE", "1")
+
+    async def hanging(message):
+        await asyncio.sleep(60)
+
+    async def received_half_a_second_ago() -> Reply:
+        received = asyncio.get_running_loop().time() - 0.5
+        return await run_turn(hanging, RED_FLAG, "wrapper-test", "sms", received=received)
+
+    started = time.monotonic()
+    assert asyncio.run(received_half_a_second_ago()).kind == "triage"
+    assert 0.4 < time.monotonic() - started < 0.9
