@@ -366,15 +366,10 @@ def test_a_killed_replica_then_a_full_restart_lose_no_conversation(production, r
     failed = {sender: [t for t in production.ledger[sender] if t.error] for sender in senders}
     # Only the turn a sender had in flight on the killed replica may fail, with nginx's 502;
     # nginx sends every later turn to the surviving replica, which answers every conversation.
-    # Until the dead replica's lock on a conversation expires, the survivor's turn waits for
-    # it, and the patient gets the apology at the reply deadline instead of silence.
-    lock_freed = kill_time + LOCK_LIFETIME_SECONDS
-    lost = {sender: [t for t in turns if t.error != APOLOGY] for sender, turns in failed.items()}
-    assert {sender: len(turns) for sender, turns in lost.items() if len(turns) > 1} == {}
-    assert {turn.error for turns in lost.values() for turn in turns} <= {"HTTP 502"}
-    late_apologies = [t.started - kill_time for turns in failed.values() for t in turns
-                      if t.error == APOLOGY and t.started > lock_freed]
-    assert late_apologies == []
+    # A turn behind the dead replica's ticket on its conversation waits until the ticket
+    # expires (LOCK_LIFETIME_SECONDS), then is answered (addons/lock_store.py): no apology.
+    assert {sender: len(turns) for sender, turns in failed.items() if len(turns) > 1} == {}
+    assert {turn.error for turns in failed.values() for turn in turns} <= {"HTTP 502"}
     answered_after_kill = {sender: sum(t.error is None and t.started > kill_time for t in production.ledger[sender])
                            for sender in senders}
     assert min(answered_after_kill.values()) > 0, answered_after_kill
