@@ -55,11 +55,18 @@ PREAMBLE_WORDS = frozenset({
 })
 # A question of this intent is none the assistant could offer to answer.
 NOT_OFFERED = frozenset({"out_of_scope"})
+# Words that join a second question to the first in one sentence: "... and is it painful?".
+JOINING_WORDS = frozenset({"and", "&", "+", "or", "plus", "also"})
+# Subjects after an auxiliary that make it a question's opening: "and is it", "& will she".
+SUBJECTS = frozenset({
+    "i", "you", "u", "he", "she", "it", "we", "they", "there", "this", "that", "my", "his", "her",
+    "their", "our", "your", "the", "mum", "mom", "dad", "someone", "anyone", "people", "patients",
+})
 # Words before the question proper: "And will he still need his brace?", "Anyway, my question is...".
 LEADING_FILLERS = frozenset({
     "and", "also", "so", "but", "ok", "okay", "oh", "well", "then", "plus", "anyway", "anyways",
     "hi", "hello", "sorry", "now", "lastly", "finally", "please", "pls", "plz",
-})
+}) | JOINING_WORDS
 
 
 @dataclass(frozen=True)
@@ -98,11 +105,40 @@ def line_breaks_end_sentences(doc: Doc) -> Doc:
     return doc
 
 
+def opens_question(words: Sequence[str]) -> bool:
+    """Whether the words open a question: a question word, or an auxiliary before its subject."""
+    if not words:
+        return False
+    if words[0] in QUESTION_WORDS:
+        return True
+    return words[0] in QUESTION_AUXILIARIES and len(words) > 1 and words[1] in SUBJECTS
+
+
+@Language.component("joined_questions_end_sentences")
+def joined_questions_end_sentences(doc: Doc) -> Doc:
+    """"How long does it take and is it painful?" asks two questions: the second starts at
+    "and" when the word after it opens a question.
+
+    The blank pipeline has no parser to find coordinated clauses (spaCy's English models are
+    a download), so this is a rule on the words. Only in a sentence that opens as a question,
+    so that "she fell and is in pain" stays one statement.
+    """
+    words = [token.lower_.replace("\u2019", "'") for token in doc]
+    starts = [index for index, token in enumerate(doc) if index == 0 or token.is_sent_start]
+    for index, word in enumerate(words[1:-1], start=1):
+        if word in JOINING_WORDS and opens_question(words[index + 1:index + 3]):
+            sentence_start = max(start for start in starts if start <= index)
+            if opens_question(leading_words_skipped(words[sentence_start:index])):
+                doc[index].is_sent_start = True
+    return doc
+
+
 @lru_cache(maxsize=1)
 def sentence_splitter() -> Language:
     """spaCy's blank English tokenizer and rule-based sentencizer: no model to download."""
     nlp = spacy.blank("en")
     nlp.add_pipe("line_breaks_end_sentences")
+    nlp.add_pipe("joined_questions_end_sentences")
     nlp.add_pipe("sentencizer", config={"punct_chars": Sentencizer.default_punct_chars})
     return nlp
 
@@ -121,10 +157,7 @@ def asks(sentence: Span) -> bool:
     closing = "".join(token.text for token in takewhile(lambda token: token.is_punct, reversed(tokens)))
     if "?" in closing:
         return True
-    start = 0
-    while start < len(words) and words[start] in LEADING_FILLERS:
-        start += 1
-    words = words[start:]
+    words = leading_words_skipped(words)
     if not words:
         return False
     if words[0] in QUESTION_WORDS:
@@ -132,6 +165,14 @@ def asks(sentence: Span) -> bool:
     if words[0] in QUESTION_AUXILIARIES:
         return len(words) > 1 and words[1] not in NEGATIONS
     return any(tuple(words[: len(request)]) == request for request in REQUESTS)
+
+
+def leading_words_skipped(words: Sequence[str]) -> list[str]:
+    """The words from the question proper on: "And will he..." from "will"."""
+    start = 0
+    while start < len(words) and words[start] in LEADING_FILLERS:
+        start += 1
+    return list(words[start:])
 
 
 def asked_sentences(text: str) -> list[str]:

@@ -66,6 +66,25 @@ def test_a_line_break_ends_a_question_written_without_punctuation():
     assert asked("how long does it take\nwill it hurt") == [True, True]
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("How long does it take and is it painful?", ["How long does it take", "and is it painful?"]),
+    ("how soon can he drive & does he still need the brace", ["how soon can he drive", "& does he still need the brace"]),
+    ("Is she put to sleep or is she awake?", ["Is she put to sleep", "or is she awake?"]),
+    # Not a question's opening, or not in a question: one sentence.
+    ("What is the difference between vertebroplasty and kyphoplasty?",
+     ["What is the difference between vertebroplasty and kyphoplasty?"]),
+    ("My mother is 80 and is in pain, can she have it?", ["My mother is 80 and is in pain, can she have it?"]),
+    ("She fell and how she hurt", ["She fell and how she hurt"]),
+])
+def test_two_questions_joined_by_and_are_two_questions(text, expected):
+    assert [sentence.text for sentence in sentences(text)] == expected
+
+
+def test_both_questions_of_one_sentence_are_recognised(read):
+    reading = read("how long does kyphoplasty take and will it hurt")
+    assert [question.intent for question in reading.questions] == ["ask_duration", "ask_pain"]
+
+
 def test_a_single_sentence_is_classified_whole_exactly_as_before(model, settings):
     """Only messages of several sentences pay for more classifications."""
     texts = [question["text"] for question in yaml.safe_load(TUNING.read_text())["questions"]]
