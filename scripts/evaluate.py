@@ -1,6 +1,8 @@
 """make evaluate: answer quality of the assistant, side by side with two references.
 
-References, measured on the same held-out questions in the same run:
+Two held-out sets: short direct questions, and real-style messages (long stories, several
+questions at once, clinicians' short forms, referral requests, family background stories).
+References, measured on the same messages in the same run:
   bm25     keyword search over the knowledge answers (rank-bm25), top answer's topic;
   default  the same training data trained with Rasa's default configuration.
 Writes reports/evaluation.md and reports/confusion_*.png, and prints the summary.
@@ -35,6 +37,7 @@ from assistant.triage import ROUTINE, assess  # noqa: E402
 
 REPORTS = PROJECT_ROOT / "reports"
 HELDOUT = PROJECT_ROOT / "tests" / "data" / "heldout_questions.yml"
+REAL_WORLD = PROJECT_ROOT / "tests" / "data" / "realworld_heldout.yml"
 TRIAGE_CASES = PROJECT_ROOT / "tests" / "data" / "triage_cases.yml"
 RASA = str(Path(sys.executable).parent / "rasa")
 REJECTED = "(rejected)"
@@ -105,6 +108,31 @@ def quality(questions: list[dict], topics: list[str], procedures: list[str | Non
         "predicted": predicted,
         "labels": labels,
     }
+
+
+def real_world_quality(messages: list[dict], topics: list[str], others: list[list[str]] | None) -> dict:
+    """Issue 13's figures from the parses: the main question's topic, the other questions
+    offered (a reference that reads one topic a message offers none), referrals given no
+    knowledge answer, background stories raised by triage (the same for every reader)."""
+    asked = [i for i, m in enumerate(messages) if m["kind"] != "referral"]
+    referrals = [i for i, m in enumerate(messages) if m["kind"] == "referral"]
+    second = [(i, topic) for i in asked for topic in messages[i]["also"]]
+    backgrounds = [m for m in messages if m["kind"] == "background"]
+    return {
+        "main_answered": sum(topics[i] == messages[i]["topic"] for i in asked) / len(asked),
+        "by_kind": {kind: (sum(topics[i] == messages[i]["topic"] for i in asked if messages[i]["kind"] == kind),
+                           sum(messages[i]["kind"] == kind for i in asked))
+                    for kind in sorted({messages[i]["kind"] for i in asked})},
+        "others_offered": sum(topic in others[i] for i, topic in second) / len(second) if others else 0.0,
+        "referrals_declined": sum(topics[i] == REJECTED for i in referrals) / len(referrals),
+        "backgrounds_raised": sum(assess(m["text"]).urgency != ROUTINE for m in backgrounds),
+    }
+
+
+def other_topics(parse: dict) -> list[str]:
+    """The topics of the questions after the main one, as the assistant offers them."""
+    return [topic for question in parse.get("questions", [])[1:]
+            if (topic := topic_for_intent(question["intent"]))]
 
 
 def plot_confusion(name: str, result: dict) -> Path:
@@ -206,6 +234,16 @@ def main() -> None:
         questions, [topic_of(p) for p in default_parses],
         [resolve_procedure(mentioned_procedures(p), previous=None) for p in default_parses],
     )
+    print("The real-world messages: the assistant, then both references...", flush=True)
+    real_world = yaml.safe_load(REAL_WORLD.read_text(encoding="utf-8"))["messages"]
+    real_texts = [m["text"] for m in real_world]
+    real_parses = rasa_predictions(latest_model(PROJECT_ROOT / "models"), real_texts)
+    real = [
+        real_world_quality(real_world, [topic_of(p) for p in real_parses], [other_topics(p) for p in real_parses]),
+        real_world_quality(real_world, bm25_topics(real_texts), None),
+        real_world_quality(real_world, [topic_of(p) for p in rasa_predictions(
+            str(workdir / "default-reference.tar.gz"), real_texts)], None),
+    ]
     print("Rasa 5-fold cross-validation of the NLU data...", flush=True)
     cv = cross_validation()
     triage = triage_figures()
@@ -221,8 +259,19 @@ def main() -> None:
     ]
     table = ["| held-out (190 + 25 questions) | assistant | BM25 reference | Rasa default config |",
              "| --- | --- | --- | --- |", *(f"| {' | '.join(row)} |" for row in rows)]
+    kinds = real[0]["by_kind"]
+    real_rows = [
+        ("main question answered", *(percent(r["main_answered"]) for r in real)),
+        *((f"... {kind} ({total})", *(f"{r['by_kind'][kind][0]}/{total}" for r in real))
+          for kind, (_, total) in kinds.items()),
+        ("other questions offered", *(percent(r["others_offered"]) for r in real)),
+        ("referrals given no knowledge answer", *(percent(r["referrals_declined"]) for r in real)),
+        ("background stories raised by triage", *(str(r["backgrounds_raised"]) for r in real)),
+    ]
+    real_table = [f"| real-world ({len(real_world)} messages) | assistant | BM25 reference | Rasa default config |",
+                  "| --- | --- | --- | --- |", *(f"| {' | '.join(row)} |" for row in real_rows)]
     lines = [
-        "# Evaluation", "", *table, "",
+        "# Evaluation", "", *table, "", *real_table, "",
         "; ".join([f"Cross-validation (5 folds, assistant config): intent macro F1 {cv['intent_f1']:.3f}",
                    *(f"{name} entity macro F1 {f1:.3f}" for name, f1 in cv["entity_f1"].items() if f1 is not None)]),
         "",
@@ -238,7 +287,7 @@ def main() -> None:
         "", "Confusion matrices: " + ", ".join(path.name for path in pictures),
     ]
     (REPORTS / "evaluation.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[:len(table) + 10]))
+    print("\n".join(lines[:len(table) + len(real_table) + 11]))
     print(f"\nReport: {REPORTS / 'evaluation.md'}")
 
 
