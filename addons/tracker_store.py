@@ -36,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Query, Session
 
 from addons.stored_events import RECENT_EVENTS, STATE_EVENTS, UNDOING_EVENTS, events_from_json
-from assistant.db import timeout_arguments
+from assistant.db import timeout_arguments, write_ahead_log
 from assistant.off_loop import OffLoop, Result
 from assistant.privacy import FORGET_ACTION
 from assistant.settings import time_bounds
@@ -72,6 +72,7 @@ class PatientSQLTrackerStore(SQLTrackerStore):
         query = {**timeout_arguments(dialect.split("+")[0]), **(query or {})}
         self.tables_ready = False
         super().__init__(domain, dialect, host, *args, query=query, **kwargs)
+        write_ahead_log(self.engine)
         bounds = time_bounds()
         # SQLite takes one writer at a time; a turn makes two short calls (load, save).
         self.sql = OffLoop("conversation-store", 1 if dialect.startswith("sqlite") else 4,
