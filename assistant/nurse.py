@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from assistant.dialogue import mentioned_procedures, resolve_procedure, topic_for_intent
 from assistant.knowledge.query import find_answer, topic_titles
 from assistant.nurse_reply import NURSE_ROLE
+from assistant.reply import Reply, turn_summary
 from assistant.reply_texts import fill_contacts
 from assistant.settings import Contacts
 from assistant.triage import warning_sign
@@ -108,8 +109,18 @@ def raising_message(row: Mapping, events: Sequence[Mapping]) -> int | None:
     return before[-1] if before else None
 
 
+def stored_reply(event: Mapping) -> Reply | None:
+    """The reply a stored bot message carried (actions/actions.py sends it as data), if any."""
+    data = ((event.get("data") or {}).get("custom") or {}).get("reply")
+    try:
+        return Reply.from_dict(data) if data else None
+    except (KeyError, TypeError, ValueError):  # not a reply this release can read
+        return None
+
+
 def reply_to(events: Sequence[Mapping], index: int) -> tuple[list[str], list[str]]:
-    """The texts the assistant sent after the patient message at ``index``, and the sources they named."""
+    """The texts the assistant sent after the patient message at ``index``, and the sources
+    its replies cite."""
     texts: list[str] = []
     sources: list[str] = []
     for event in events[index + 1:]:
@@ -119,8 +130,9 @@ def reply_to(events: Sequence[Mapping], index: int) -> tuple[list[str], list[str
             continue
         if event.get("text"):
             texts.append(event["text"])
-        custom = (event.get("data") or {}).get("custom") or {}
-        sources.extend(source for source in custom.get("sources") or [] if source not in sources)
+        reply = stored_reply(event)
+        cited = turn_summary(reply)["sources"] if reply else []
+        sources.extend(source for source in cited if source not in sources)
     return texts, sources
 
 

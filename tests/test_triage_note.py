@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from assistant import nurse, triage
+from assistant.render import render_transcript
+from assistant.reply import Advice, Answer, Reply, Source
 from assistant.settings import load_contacts
 from assistant.triage_note import as_text, build_note, time_since_procedure
 
@@ -81,18 +83,27 @@ def test_no_time_is_invented_when_none_is_said(text):
     assert time_since_procedure(text, NOW) is None
 
 
+def stored(reply: Reply) -> dict:
+    """A bot message as action_respond stores it: the reply's text, and the reply as data."""
+    return {"event": "bot", "text": render_transcript(reply), "data": {"custom": {"reply": reply.as_dict()}}}
+
+
 def conversation() -> list[dict]:
     red_flag = "I had kyphoplasty yesterday and now I have chest pain, no fever"
+    source = Source("health_library", "Vertebroplasty and Kyphoplasty")
+    duration = Answer("duration", "How long it takes", "both", "About an hour.", "About an hour.", (source,))
+    risks = Answer("risks", "Risks", "kyphoplasty", "Chest pain can be serious.", "Chest pain can be serious.",
+                   (Source("family_doctor", "Vertebroplasty for Spine Fracture Pain"),))
     return [
         {"event": "user", "text": "how long does it take", "message_id": "m1", "timestamp": NOW.timestamp() - 60},
-        {"event": "bot", "text": "About an hour.", "data": {"custom": {"sources": ["health_library"]}}},
+        stored(Reply("answer", "both", answer=duration)),
         {"event": "user", "text": red_flag, "message_id": "m2", "timestamp": NOW.timestamp() - 5,
          "parse_data": {"entities": [{"entity": "procedure", "value": "kyphoplasty", "start": 6, "end": 17}]}},
-        {"event": "action", "name": "utter_triage"},
-        {"event": "bot", "text": "Call 911 now.", "data": {"custom": {"type": "triage", "sources": []}}},
-        {"event": "bot", "text": "Chest pain can be serious.", "data": {"custom": None}},
+        {"event": "action", "name": "action_respond"},
+        stored(Reply("triage", "kyphoplasty", advice=Advice("emergency", ("chest_pain",), "Call 911 now."),
+                     answer=risks)),
         {"event": "user", "text": "ok", "message_id": "m3", "timestamp": NOW.timestamp() + 60},
-        {"event": "bot", "text": "Take care.", "data": {}},
+        stored(Reply("smalltalk", "kyphoplasty", message="Take care.")),
     ]
 
 
@@ -104,8 +115,10 @@ def escalation(message_id: str | None) -> dict:
 
 @pytest.mark.parametrize("message_id", ["m2", None], ids=["by message id", "by time"])
 def test_an_escalation_note_quotes_the_reply_the_patient_was_given(message_id):
-    note = nurse.escalation_note(escalation(message_id), conversation(), load_contacts())
-    assert note["disposition"]["reply"] == ["Call 911 now.", "Chest pain can be serious."]
+    events = conversation()
+    note = nurse.escalation_note(escalation(message_id), events, load_contacts())
+    assert note["disposition"]["reply"] == [events[4]["text"]]
+    assert note["sources"] == ["family_doctor"]
     assert note["disposition"]["urgency"] == "emergency"
     assert load_contacts().emergency_number in note["disposition"]["action"]
     assert [sign["sign"] for sign in note["signs"]] == ["chest_pain"]
@@ -115,7 +128,7 @@ def test_an_escalation_note_quotes_the_reply_the_patient_was_given(message_id):
     assert note["at"] == NOW.isoformat()
     text = note["text"]
     assert "escalation #7" in text and "pat-1" in text
-    assert '  "Call 911 now."\n  "Chest pain can be serious."' in text
+    assert '"Call 911 now.' in text and "Chest pain can be serious." in text and "Sources: family_doctor" in text
     assert "Take care." not in text and "About an hour." not in text
 
 
