@@ -16,6 +16,14 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE_DIR = PROJECT_ROOT / "data" / "knowledge"
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'assistant.db'}"
+# The five patient leaflets, read where they are kept (the shared folder beside the
+# checkout) and never copied into the project: a leaflet changed there is noticed by the
+# next load. LEAFLETS_DIR names another folder.
+DEFAULT_LEAFLETS_DIR = PROJECT_ROOT.parent / "shared" / "sources"
+
+
+def leaflets_dir() -> Path:
+    return Path(os.environ.get("LEAFLETS_DIR") or DEFAULT_LEAFLETS_DIR)
 
 
 @dataclass(frozen=True)

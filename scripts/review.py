@@ -192,10 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--knowledge-dir", type=Path, default=KNOWLEDGE_DIR)
+    parser.add_argument("--leaflets-dir", type=Path, default=None, help="default: LEAFLETS_DIR or ../shared/sources")
     args = parser.parse_args(argv)
     contacts = load_contacts()
     try:
-        files = read_knowledge(args.knowledge_dir)
+        files = read_knowledge(args.knowledge_dir, args.leaflets_dir)
         validate(files, contacts)
     except KnowledgeError as error:
         print(f"Knowledge files not valid: {error}", file=sys.stderr)

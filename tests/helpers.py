@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import shutil
 import uuid
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import requests
 from rasa.shared.core.domain import Domain
@@ -15,7 +17,7 @@ from addons.tracker_store import PatientSQLTrackerStore
 from assistant import gsm7
 from assistant.accounts import add_nurse
 from assistant.db import engine_for
-from assistant.settings import PROJECT_ROOT
+from assistant.settings import PROJECT_ROOT, leaflets_dir
 from assistant.render import SMS_MESSAGE_LIMIT
 from assistant.vocabulary import ANSWER_PROCEDURES, TOPICS, TURN_TYPES, URGENCIES
 
@@ -179,3 +181,16 @@ async def longest_stall(awaitable) -> tuple[object, float]:
     finally:
         ticker.cancel()
     return result, max(stalls)
+
+
+def edited_leaflets(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    """A copy of the leaflets' folder with ``old`` replaced by ``new`` in the leaflet ``file``:
+    a leaflet changed where it is kept."""
+    directory = tmp_path / "leaflets"
+    shutil.copytree(leaflets_dir(), directory)
+    path = directory / file
+    path.chmod(0o644)  # the shared folder is read-only, and copytree keeps its mode
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return directory

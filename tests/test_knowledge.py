@@ -10,17 +10,19 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
+from sqlalchemy import inspect as sqlalchemy_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from assistant import gsm7
 from assistant.escalations import list_escalations, record_escalation
-from assistant.knowledge.load import LEAFLETS, SMS_MAX_SEPTETS, KnowledgeError, load_knowledge, read_knowledge
+from assistant.knowledge.load import SMS_MAX_SEPTETS, KnowledgeError, load_knowledge, read_knowledge
 from assistant.knowledge.query import find_answer, topic_titles
 from assistant.knowledge.schema import Answer, Fact, Source, Topic
 from assistant.reply_texts import fill_contacts
-from assistant.settings import KNOWLEDGE_DIR, Contacts, load_contacts
+from assistant.settings import KNOWLEDGE_DIR, Contacts, leaflets_dir, load_contacts
 from assistant.vocabulary import TOPICS
+from tests.helpers import edited_leaflets
 
 
 def counts(engine) -> dict[str, int]:
@@ -80,7 +82,7 @@ def test_every_answer_cites_existing_leaflets():
     files = read_knowledge()
     leaflet_files = {source["file"] for source in files.sources}
     assert len(leaflet_files) == 5
-    assert leaflet_files == {path.name for path in (KNOWLEDGE_DIR / LEAFLETS).glob("*.txt")}
+    assert leaflet_files == {path.name for path in leaflets_dir().glob("*.txt")}
     source_ids = {source["id"] for source in files.sources}
     for topic in files.topics:
         for answer in topic["answers"]:
@@ -170,12 +172,10 @@ def find_topic_answer(topic_id: str, procedure: str) -> dict:
 
 
 def test_a_changed_leaflet_is_reported_and_its_answers_marked_while_the_reviewed_text_is_served(tmp_path, caplog):
-    directory = copy_knowledge(tmp_path)
-    leaflet = directory / LEAFLETS / "002_19d1242328a8c7c4.txt"
-    leaflet.write_text(leaflet.read_text().replace("40 minutes to 2 hours", "30 minutes to 2 hours"))
+    leaflets = edited_leaflets(tmp_path, "002_19d1242328a8c7c4.txt", "40 minutes to 2 hours", "30 minutes to 2 hours")
     engine = create_engine(f"sqlite:///{tmp_path / 'kb.db'}")
     with caplog.at_level(logging.WARNING):
-        load_knowledge(engine, directory)
+        load_knowledge(engine, leaflets=leaflets)
     [notice] = [record.getMessage() for record in caplog.records if "changed since its review" in record.getMessage()]
     assert "002_19d1242328a8c7c4.txt" in notice and "duration/both" in notice
     duration = find_answer(engine, "duration", None)
@@ -185,6 +185,14 @@ def test_a_changed_leaflet_is_reported_and_its_answers_marked_while_the_reviewed
     assert notice.count("/") == sum(
         "health_library" in answer["sources"] for topic in read_knowledge().topics for answer in topic["answers"]
     )
+
+
+def test_without_the_leaflets_nothing_is_loaded_and_the_error_says_where_they_were_looked_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEAFLETS_DIR", str(tmp_path / "nowhere"))
+    engine = create_engine(f"sqlite:///{tmp_path / 'kb.db'}")
+    with pytest.raises(KnowledgeError, match=r"the leaflets' folder .*nowhere is missing.*LEAFLETS_DIR"):
+        load_knowledge(engine)
+    assert "sources" not in sqlalchemy_inspect(engine).get_table_names()
 
 
 def copy_knowledge(tmp_path) -> Path:
@@ -236,7 +244,7 @@ def new_postgres_database(postgres_url: str) -> str:
         ("sources.yml", lambda text: text.replace("reviewed: 2026-12-01", "reviewed: last week", 1),
          r"sources\.yml: source 'pain_article': 'reviewed' must be a date"),
         ("sources.yml", lambda text: text.replace("file: 000_50bb5ebd3dd113eb.txt", "file: 000_missing.txt", 1),
-         r"sources\.yml: source 'pain_article': leaflet leaflets/000_missing\.txt cannot be read"),
+         r"sources\.yml: source 'pain_article': leaflet 000_missing\.txt cannot be read"),
     ],
     ids=["unknown-source-in-answer", "unknown-source-in-fact", "malformed-yaml", "malformed-sources", "bad-procedure",
          "topic-not-in-vocabulary", "topic-missing", "range-for-an-upper-limit", "review-without-a-version",

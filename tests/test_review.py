@@ -13,10 +13,11 @@ from assistant.knowledge.review import (
     figures, review_knowledge,
 )
 from assistant.settings import KNOWLEDGE_DIR, load_contacts
+from tests.helpers import edited_leaflets
 
 
-def review_of(directory: Path = KNOWLEDGE_DIR):
-    files = read_knowledge(directory)
+def review_of(directory: Path = KNOWLEDGE_DIR, leaflets: Path | None = None):
+    files = read_knowledge(directory, leaflets)
     validate(files, load_contacts())
     return review_knowledge(files, load_contacts())
 
@@ -118,8 +119,8 @@ def test_an_sms_over_its_limit_and_a_hard_answer_are_flagged(tmp_path):
 
 
 def test_a_changed_leaflet_flags_the_answers_that_cite_it_without_failing_the_build(tmp_path):
-    directory = edited_copy(tmp_path, "leaflets/004_7e43570064e6fe42.txt", "about 75 percent", "about 70 percent")
-    review = review_of(directory)
+    leaflets = edited_leaflets(tmp_path, "004_7e43570064e6fe42.txt", "about 75 percent", "about 70 percent")
+    review = review_of(leaflets=leaflets)
     stale = {answer.key for answer in review.answers if answer.stale_sources}
     citing = {f"{topic['id']}/{answer['procedure']}" for topic in read_knowledge().topics for answer in topic["answers"]
               if "bay_state_pain" in answer["sources"]}

@@ -15,13 +15,14 @@ from assistant.knowledge.load import read_knowledge, validate
 from assistant.knowledge.review import review_knowledge
 from assistant.settings import KNOWLEDGE_DIR, PROJECT_ROOT, load_contacts
 from scripts.review import render_page
+from tests.helpers import edited_leaflets
 
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
 
 
-def write_page(directory: Path, out: Path) -> Path:
+def write_page(directory: Path, out: Path, leaflets: Path | None = None) -> Path:
     contacts = load_contacts()
-    files = read_knowledge(directory)
+    files = read_knowledge(directory, leaflets)
     validate(files, contacts)
     out.write_text(render_page(files, review_knowledge(files, contacts)), encoding="utf-8")
     return out
@@ -66,11 +67,11 @@ def test_the_review_page_shows_every_answer_beside_its_leaflet_sentences_and_no_
 def test_a_changed_leaflet_and_a_faulty_answer_are_flagged_on_the_page(page: Page, tmp_path):
     directory = tmp_path / "knowledge"
     shutil.copytree(KNOWLEDGE_DIR, directory)
-    leaflet = directory / "leaflets" / "003_e12edd75e478d5b3.txt"
-    leaflet.write_text(leaflet.read_text().replace("about one hour for each bone", "about two hours for each bone"))
+    leaflets = edited_leaflets(tmp_path, "003_e12edd75e478d5b3.txt", "about one hour for each bone",
+                               "about two hours for each bone")
     topics = directory / "topics.yml"
     topics.write_text(topics.read_text().replace("No food for at least 6 hours before.", "No food for at least 9 hours before.", 1))
-    page.goto(write_page(directory, tmp_path / "review.html").as_uri())
+    page.goto(write_page(directory, tmp_path / "review.html", leaflets).as_uri())
     expect(page.locator("#flag-count")).not_to_have_text("No flags")
     expect(page.locator('#sources tr[data-source="family_doctor"]')).to_contain_text("changed")
     expect(page.locator("#duration-both")).to_contain_text("Needs review")

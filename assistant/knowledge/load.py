@@ -28,14 +28,13 @@ from sqlalchemy.orm import Session
 from assistant import gsm7
 from assistant.knowledge.facts import limit_values
 from assistant.knowledge.schema import Answer, Base, Fact, Source, Topic, answer_sources
-from assistant.settings import CONTACT_FIELDS, KNOWLEDGE_DIR, Contacts, database_url, load_contacts
+from assistant.settings import CONTACT_FIELDS, KNOWLEDGE_DIR, Contacts, database_url, leaflets_dir, load_contacts
 from assistant.vocabulary import ANSWER_PROCEDURES, BOTH, TOPICS
 
 log = logging.getLogger(__name__)
 
 SMS_MAX_SEPTETS = 300
 FACT_UNITS = {"minutes", "hours", "days", "percent", "people", "needles"}
-LEAFLETS = "leaflets"  # the leaflets' text, beside the YAML
 # An answer records the leaflet versions it was reviewed against by their SHA-256's first
 # 12 hex digits, as git abbreviates commits: short enough to read, long enough to notice any edit.
 VERSION_DIGITS = 12
@@ -83,25 +82,31 @@ def read_yaml_list(path: Path, key: str) -> list[dict[str, Any]]:
 
 
 def read_leaflets(directory: Path, sources: list[dict[str, Any]]) -> dict[str, bytes]:
+    if not directory.is_dir():
+        raise KnowledgeError(
+            f"the leaflets' folder {directory} is missing: every answer is checked against the leaflets "
+            "as they are now; set LEAFLETS_DIR to the folder that holds them"
+        )
     leaflets = {}
     for entry in sources:
         where = f"sources.yml: source {entry.get('id')!r}"
         name = require(entry, "file", where)
-        path = directory / LEAFLETS / str(name)
         try:
-            leaflets[str(entry.get("id"))] = path.read_bytes()
+            leaflets[str(entry.get("id"))] = (directory / str(name)).read_bytes()
         except OSError:
-            raise KnowledgeError(f"{where}: leaflet {LEAFLETS}/{name} cannot be read") from None
+            raise KnowledgeError(f"{where}: leaflet {name} cannot be read in {directory}") from None
     return leaflets
 
 
-def read_knowledge(directory: Path = KNOWLEDGE_DIR) -> KnowledgeFiles:
+def read_knowledge(directory: Path = KNOWLEDGE_DIR, leaflets: Path | None = None) -> KnowledgeFiles:
+    """The knowledge YAML in ``directory``, and the leaflets' text as it is now in
+    ``leaflets`` (settings.leaflets_dir() unless given)."""
     sources = read_yaml_list(directory / "sources.yml", "sources")
     return KnowledgeFiles(
         sources=sources,
         topics=read_yaml_list(directory / "topics.yml", "topics"),
         facts=read_yaml_list(directory / "facts.yml", "facts"),
-        leaflets=read_leaflets(directory, sources),
+        leaflets=read_leaflets(leaflets or leaflets_dir(), sources),
     )
 
 
@@ -318,9 +323,11 @@ def review_notices(files: KnowledgeFiles) -> list[str]:
     return notices
 
 
-def load_knowledge(engine: Engine, directory: Path = KNOWLEDGE_DIR, contacts: Contacts | None = None) -> KnowledgeFiles:
+def load_knowledge(
+    engine: Engine, directory: Path = KNOWLEDGE_DIR, contacts: Contacts | None = None, leaflets: Path | None = None,
+) -> KnowledgeFiles:
     """Validate the YAML in ``directory`` and replace the knowledge tables in one transaction."""
-    files = read_knowledge(directory)
+    files = read_knowledge(directory, leaflets)
     validate(files, contacts or load_contacts())
     create_tables(engine)
     with Session(engine) as session, session.begin():
@@ -334,12 +341,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=database_url())
     parser.add_argument("--knowledge-dir", type=Path, default=KNOWLEDGE_DIR)
+    parser.add_argument("--leaflets-dir", type=Path, default=None, help="default: LEAFLETS_DIR or ../shared/sources")
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(levelname)s %(message)s")  # the review notices, on stderr
     if args.database_url.startswith("sqlite:///"):
         Path(args.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        files = load_knowledge(create_engine(args.database_url), args.knowledge_dir)
+        files = load_knowledge(create_engine(args.database_url), args.knowledge_dir, leaflets=args.leaflets_dir)
     except KnowledgeError as error:
         print(f"Knowledge base not loaded: {error}", file=sys.stderr)
         return 1
