@@ -1,6 +1,7 @@
 """Rasa SDK actions: thin adapters from the tracker to the core, which builds the turn's reply."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Callable, Mapping
 
@@ -18,7 +19,7 @@ from assistant.render import render_transcript
 from assistant.reply import Notice, Reply
 from assistant.reply_texts import load_reply_texts
 from assistant.settings import database_url
-from assistant.turn import KnowledgeUnavailable, TurnInput, respond
+from assistant.turn import KnowledgeUnavailable, TurnInput, TurnResult, respond
 
 logger = logging.getLogger(__name__)
 RESPOND_ACTION = "action_respond"
@@ -95,6 +96,12 @@ def escalate(tracker: Tracker, reply: Reply) -> None:
         logger.warning("Escalation not recorded: %s", type(error).__name__)
 
 
+def respond_and_escalate(tracker: Tracker) -> TurnResult:
+    result = respond(turn_input(tracker), SqlKnowledge(), load_reply_texts())
+    escalate(tracker, result.reply)
+    return result
+
+
 class ActionRespond(Action):
     """Every turn but a deletion request: the core builds the reply, this sends it and
     records what the nurse line must see."""
@@ -105,8 +112,9 @@ class ActionRespond(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        result = respond(turn_input(tracker), SqlKnowledge(), load_reply_texts())
-        escalate(tracker, result.reply)
+        # The knowledge and escalation SQL runs on a thread of its own: a slow or hanging
+        # database holds up this conversation, not the action server's others.
+        result = await asyncio.to_thread(respond_and_escalate, tracker)
         send(dispatcher, result.reply)
         return [SlotSet(name, value) for name, value in result.slots.items()]
 
@@ -127,7 +135,7 @@ class ActionForgetMe(Action):
     ) -> list[EventType]:
         texts = load_reply_texts()
         try:
-            delete_escalations_for(engine_for(database_url()), tracker.sender_id)
+            await asyncio.to_thread(delete_escalations_for, engine_for(database_url()), tracker.sender_id)
             outcome = "data_deleted"
         except SQLAlchemyError as error:
             logger.warning("Escalations not deleted: %s", type(error).__name__)
