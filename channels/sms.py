@@ -25,6 +25,7 @@ from assistant import sms
 from assistant.db import engine_for
 from assistant.render import render_sms
 from assistant.settings import database_url, load_contacts
+from channels.check_ins import runtime as check_ins
 from channels.turns import patient_webhook, run_turn
 
 SMS_CHANNEL = "sms"
@@ -94,16 +95,27 @@ class SmsInput(InputChannel):
         try:
             if word in ("stop", "start"):
                 await asyncio.to_thread(sms.set_opted_out, engine, phone, word == "stop")
+                if word == "stop":
+                    await check_ins().stop_number(phone)
                 return twiml([sms.stop_text() if word == "stop" else sms.start_text()])
+            # Before the opt-out: a number that texted STOP may say YES to a new enrolment.
+            consented = await check_ins().consent(phone, body)
+            if consented:
+                return twiml([consented])
             if await asyncio.to_thread(sms.is_opted_out, engine, phone):
                 return twiml([])
+            answered = await check_ins().answer(phone, body) if body.strip() and not word else None
         except SQLAlchemyError as error:
-            logger.warning("SMS opt-out store unavailable: %s", type(error).__name__)
+            logger.warning("SMS opt-out or check-in store unavailable: %s", type(error).__name__)
             if word in ("stop", "start"):
                 return twiml([f"Sorry, we could not process that. Please try again later, or call {contacts.nurse_phone}."])
+            answered = None
         if word == "help":
             return twiml([sms.help_text(contacts)])
         if not body.strip():
             return twiml([EMPTY_BODY_REPLY])
-        reply = await run_turn(on_new_message, body, phone, self.name())
+        if answered and answered.text:
+            return twiml([answered.text])
+        context = {"check_in": answered.context} if answered and answered.context else None
+        reply = await run_turn(on_new_message, body, phone, self.name(), metadata=context)
         return twiml(render_sms(reply))
