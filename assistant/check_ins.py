@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
 from zoneinfo import ZoneInfo, available_timezones
 
+import phonenumbers
 import yaml
 
 from assistant import gsm7
@@ -24,9 +25,6 @@ from assistant.settings import PROJECT_ROOT, Contacts, clinic_file, load_contact
 from assistant.vocabulary import EMERGENCY, PROCEDURES, URGENT
 
 CHECK_IN_TEXTS_FILE = PROJECT_ROOT / "data" / "check_ins.yml"
-# E.164, as Twilio takes it: "+", a country code not starting with 0, at most 15 digits.
-E164 = re.compile(r"^\+[1-9]\d{7,14}$")
-PHONE_SEPARATORS = re.compile(r"[\s().-]")
 FIRST_NAME = re.compile(r"^[^\W\d_][^\W\d_' -]*(?:['\- ][^\W\d_]+)*$")
 MAX_FIRST_NAME_CHARS = 20  # the check-in must still fit three segments with the longest name
 # The policy quotes the leaflet line each sign rests on; these are the signs the leaflets list
@@ -243,6 +241,21 @@ class Enrolment:
     time_zone: str
 
 
+def e164(given: Any) -> str | None:
+    """The number in E.164 ("+16175550123") when it is written with its country code and has a
+    possible length for that country; else None. "Possible", not "valid": which ranges are in
+    use changes with every release of the numbering data, and a number just assigned must pass."""
+    if not isinstance(given, str) or not given.strip().startswith("+"):
+        return None
+    try:
+        number = phonenumbers.parse(given, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def local_today(now: datetime, zone: str) -> date:
     return now.astimezone(ZoneInfo(zone)).date()
 
@@ -251,9 +264,8 @@ def validate_enrolment(body: Mapping[str, Any], settings: CheckInSettings, now: 
     """The enrolment a nurse asked for, checked; EnrolmentError names the first bad field."""
     if body.get("consent") is not True:
         raise EnrolmentError("'consent' must be true: the patient agreed to be sent the check-in invitation.")
-    phone = body.get("phone")
-    phone = PHONE_SEPARATORS.sub("", phone) if isinstance(phone, str) else None
-    if not phone or not E164.match(phone):
+    phone = e164(body.get("phone"))
+    if phone is None:
         raise EnrolmentError("'phone' must be a mobile number in international form, e.g. +16175550123.")
     first_name = body.get("first_name")
     if first_name is not None and not isinstance(first_name, str):
