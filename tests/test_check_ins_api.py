@@ -3,7 +3,7 @@ texts the SMS webhook, and the check-ins go out through the Twilio stand-in. The
 driven here by a clock the test sets, on the server's own database, so days pass in seconds."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
