@@ -44,6 +44,9 @@ class CheckIns:
         self.sender = CheckInSender(self.engine, clock=self.clock, settings=self.settings, texts=self.texts,
                                     contacts=self.contacts, twilio=twilio, worker=worker_name())
         self.scheduler: BackgroundScheduler | None = None
+        # How the console names each answer: the reviewed word for 1, 2 and 3.
+        self.answer_words = {**{str(answer.number): answer.word for answer in self.texts.answers},
+                             check_in_store.MESSAGE_ANSWER: "wrote a message"}
 
     @property
     def can_send(self) -> bool:
@@ -57,6 +60,11 @@ class CheckIns:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+
+    def for_console(self, row: dict) -> dict:
+        """An enrolment as the console shows it: each answer with its word."""
+        return {**row, "answers": [{**answer, "word": self.answer_words.get(answer["answer"], answer["answer"])}
+                                   for answer in row["answers"]]}
 
     def now(self) -> datetime:
         return self.clock.now()

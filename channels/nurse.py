@@ -398,14 +398,14 @@ class NurseConsole(InputChannel):
             else:
                 outcome = CONSENT_REQUEST_OUTCOMES.get(await runtime.send_now(request_id), "sent")
             row = await off_loop(check_in_store.enrolment_row, engine(), enrolment_id)
-            return response.json({"enrolment": row, "consent_request": outcome}, status=201)
+            return response.json({"enrolment": runtime.for_console(row), "consent_request": outcome}, status=201)
 
         @console.route("/api/check-ins", methods=["GET"])
         @signed_in
         async def enrolments(request: Request) -> HTTPResponse:
             rows = await off_loop(check_in_store.list_enrolments, engine())
             await off_loop(audit.record, engine(), request.ctx.nurse, audit.VIEWED_CHECK_INS)
-            return response.json({"enrolments": rows})
+            return response.json({"enrolments": [check_ins().for_console(row) for row in rows]})
 
         @console.route("/api/check-ins/<enrolment_id:int>/<action:pause|resume|end>", methods=["POST"])
         @signed_in
@@ -419,7 +419,7 @@ class NurseConsole(InputChannel):
                 return error(409, f"Check-ins that are {exists['status'].replace('_', ' ')} cannot {action}.")
             await off_loop(check_in_sender.remove_jobs, engine(), cancelled)
             await off_loop(audit.record, engine(), request.ctx.nurse, CHECK_IN_CHANGES[action], sender_id=row["phone"])
-            return response.json(row)
+            return response.json(check_ins().for_console(row))
 
         @console.route("/api/audit", methods=["GET"])
         @signed_in
