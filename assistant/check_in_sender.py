@@ -160,13 +160,22 @@ current: CheckInSender | None = None
 
 
 def send_job(message_id: int) -> None:
-    if current is not None:
+    if current is None:
+        return
+    try:
         current.deliver(message_id)
+    except SQLAlchemyError as error:  # its text would show the query's values (numbers): the type only
+        logger.warning("Check-in text %d not sent, database error %s: the sweep tries again", message_id,
+                       type(error).__name__)
 
 
 def sweep_job() -> None:
-    if current is not None:
+    if current is None:
+        return
+    try:
         current.sweep()
+    except SQLAlchemyError as error:
+        logger.warning("Check-in sweep: database error %s", type(error).__name__)
 
 
 def job_store(engine: Engine) -> SharedJobStore:

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 
 from assistant import check_in_sender, check_in_store, gsm7, sms
 from assistant.check_in_sender import start_scheduler
@@ -294,3 +295,30 @@ def test_enrolment_normalises_a_spaced_number_and_defaults_to_the_clinics_time_z
     with pytest.raises(EnrolmentError, match="'phone'") as refused:
         validate_enrolment({**body, "phone": "212-555-0188"}, load_settings(), ENROLLED_AT)
     assert "0188" not in str(refused.value)
+
+
+def test_a_database_error_while_sending_is_logged_by_its_type_only(engine, twilio, caplog, monkeypatch):
+    clinic = Clinic.on(engine, twilio, SetClock(ENROLLED_AT))
+    phone = new_number()
+    consented(clinic, phone)
+
+    def failing_claim(*_):
+        raise OperationalError("UPDATE check_in_messages ...", {"phone": phone}, Exception("server closed"))
+
+    monkeypatch.setattr(check_in_store, "claim", failing_claim)
+    monkeypatch.setattr(check_in_sender, "current", clinic.sender)
+    check_in_sender.send_job(1)
+    check_in_sender.sweep_job()
+    assert "OperationalError" in caplog.text and phone not in caplog.text
+
+
+def test_sending_logs_no_number_or_name_even_when_twilio_fails(clinic, twilio, caplog):
+    phone = new_number()
+    consented(clinic, phone)
+    twilio.fail_next(*["500"] * 2 * (load_settings().retries + 1))
+    moment = DAY_1
+    for attempt in range(1, load_settings().retries + 2):
+        clinic.at(moment)
+        moment += load_settings().retry_delay(attempt)
+    assert "not sent after" in caplog.text
+    assert phone not in caplog.text and "Maria" not in caplog.text

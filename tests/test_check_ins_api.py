@@ -3,6 +3,8 @@ texts the SMS webhook, and the check-ins go out through the Twilio stand-in. The
 driven here by a clock the test sets, on the server's own database, so days pass in seconds."""
 from __future__ import annotations
 
+import random
+import string
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +17,7 @@ from assistant.db import engine_for
 from assistant.reply_texts import load_reply_texts
 from tests.check_in_helpers import Clinic, SetClock, bodies_to
 from tests.helpers import SECRET, NurseApi, Phone, assert_json_error, new_number
+from tests.test_privacy import lines_at_info_or_above
 
 # Zones far enough apart that in one of them it is always daytime: the consent request goes at once.
 ZONES = ("America/Los_Angeles", "America/New_York", "Europe/London", "Asia/Kolkata", "Asia/Tokyo", "Australia/Sydney")
@@ -194,3 +197,18 @@ def test_a_body_that_is_not_a_json_object_gets_a_400(assistant, api, body):
     response = requests.post(f"{api.base}/check-ins", data=body, headers={**api.headers, "Content-Type": "application/json"},
                              timeout=30)
     assert_json_error(response, 400)
+
+
+def test_an_enrolled_patients_number_and_name_never_reach_the_logs(assistant, api):
+    name = "Quill" + "".join(random.choice(string.ascii_lowercase) for _ in range(8))
+    phone = Phone(assistant)
+    body = enrolment(phone.number, daytime_zone(), first_name=name.capitalize())
+    assert api.post("/check-ins", body).status_code == 201
+    assert_json_error(api.post("/check-ins", body), 409)
+    phone.text("YES")
+    [row] = [entry for entry in api.get("/check-ins").json()["enrolments"] if entry["phone"] == phone.number]
+    api.post(f"/check-ins/{row['id']}/pause")
+    phone.text("STOP")
+    lines = lines_at_info_or_above(assistant.workdir / "rasa.log")
+    leaked = [line for line in lines if name.lower() in line.lower() or phone.number.lstrip("+") in line]
+    assert not leaked, "\n".join(leaked[:5])
