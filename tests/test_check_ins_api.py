@@ -212,3 +212,19 @@ def test_an_enrolled_patients_number_and_name_never_reach_the_logs(assistant, ap
     lines = lines_at_info_or_above(assistant.workdir / "rasa.log")
     leaked = [line for line in lines if name.lower() in line.lower() or phone.number.lstrip("+") in line]
     assert not leaked, "\n".join(leaked[:5])
+
+
+def test_a_consent_request_twilio_fails_to_take_is_retried_and_sent_once(assistant, api, engine, twilio):
+    phone = Phone(assistant)
+    twilio.fail_next("500", "500")
+    response = api.post("/check-ins", enrolment(phone.number, daytime_zone()))
+    assert response.status_code == 201 and response.json()["consent_request"].startswith("not sent yet")
+    assert bodies_to(twilio, phone.number) == []
+    [request] = response.json()["enrolment"]["messages"]
+    retry_at = datetime.fromisoformat(request["due_at"])
+    assert retry_at > datetime.fromisoformat(response.json()["enrolment"]["enrolled_at"])
+    clinic = Clinic.on(engine, twilio, SetClock(retry_at))
+    clinic.at(retry_at)
+    clinic.at(retry_at + timedelta(minutes=30))
+    [sent] = bodies_to(twilio, phone.number)
+    assert "Reply YES to get check-ins" in sent
