@@ -115,7 +115,7 @@ def enrol(engine: Engine, enrolment: Enrolment, nurse: str, now: datetime, setti
 def consent(engine: Engine, phone: str, now: datetime, settings: CheckInSettings) -> dict | None:
     """The patient replied YES: their enrolment awaiting consent becomes active, with a check-in
     planned for each day still ahead. The enrolment (with "planned": the new rows' ids and times),
-    or None when the number has no enrolment awaiting consent."""
+    or None when the number has no enrolment awaiting consent, or no check-in day is left."""
     ensure_tables(engine)
     with Session(engine) as session, session.begin():
         row = session.scalars(select(CheckInEnrolment).where(
@@ -123,12 +123,13 @@ def consent(engine: Engine, phone: str, now: datetime, settings: CheckInSettings
         if row is None:
             return None
         ahead = [(day, due) for day, due in plan(row.procedure_date, row.time_zone, settings) if due > now]
+        # A YES after the last check-in day promises nothing: the programme is over, the YES an ordinary message.
         changed = session.execute(
             update(CheckInEnrolment).where(CheckInEnrolment.id == row.id, CheckInEnrolment.status == AWAITING_CONSENT)
             .values(status=ACTIVE if ahead else FINISHED, consented_at=now,
                     open_phone=phone if ahead else None, ended_at=None if ahead else now)
             .execution_options(synchronize_session=False)).rowcount
-        if changed != 1:  # a YES on another replica got there first
+        if changed != 1 or not ahead:  # or a YES on another replica got there first
             return None
         session.execute(update(CheckInMessage).where(
             CheckInMessage.enrolment_id == row.id, CheckInMessage.kind == CONSENT_REQUEST, CheckInMessage.status == DUE)

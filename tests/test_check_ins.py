@@ -322,3 +322,13 @@ def test_sending_logs_no_number_or_name_even_when_twilio_fails(clinic, twilio, c
         moment += load_settings().retry_delay(attempt)
     assert "not sent after" in caplog.text
     assert phone not in caplog.text and "Maria" not in caplog.text
+
+
+def test_a_yes_after_the_last_check_in_day_promises_nothing_and_closes_the_enrolment(clinic, twilio):
+    phone = new_number()
+    clinic.enrol(phone, PROCEDURE_DAY)
+    clinic.clock.moment = DAY_7 + timedelta(hours=1)
+    assert clinic.text_from(phone, "YES") is None  # an ordinary message for the assistant
+    [row] = check_in_store.list_enrolments(clinic.engine)
+    assert row["status"] == "finished" and row["next_check_in"] is None
+    assert clinic.at(DAY_7 + timedelta(days=1)) == [] and len(bodies_to(twilio, phone)) == 1
