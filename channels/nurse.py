@@ -46,6 +46,7 @@ from assistant.check_ins import EnrolmentError, validate_enrolment
 from assistant.db import engine_for
 from assistant.inbound import MAX_MESSAGE_CHARS, clean_message
 from assistant.settings import PROJECT_ROOT, database_url, load_contacts
+from channels.check_ins import CheckIns
 from channels.check_ins import runtime as check_ins
 from channels.sms import SMS_CHANNEL
 from channels.widget import WIDGET_CHANNEL
@@ -66,6 +67,8 @@ CONSENT_REQUEST_OUTCOMES = {
     check_in_sender.RETRYING: "not sent yet: Twilio failed, it is retried shortly (the check-ins list shows it)",
     check_in_sender.FAILED: "failed: Twilio refused it (the check-ins list shows why)",
     check_in_sender.CANCELLED: "not sent: this number opted out (STOP); the check-ins start if the patient texts YES",
+    check_in_sender.DEFERRED: "waiting for the end of the quiet hours",
+    check_in_sender.NOT_CLAIMED: "being sent by another server: the check-ins list shows what became of it",
 }
 
 
@@ -396,7 +399,7 @@ class NurseConsole(InputChannel):
                 runtime.planned([(request_id, due)])
                 outcome = f"waiting for the end of the quiet hours: sent at {due.isoformat()}"
             else:
-                outcome = CONSENT_REQUEST_OUTCOMES.get(await runtime.send_now(request_id), "sent")
+                outcome = await self.send_consent_request(runtime, request_id)
             row = await off_loop(check_in_store.enrolment_row, engine(), enrolment_id)
             return response.json({"enrolment": runtime.for_console(row), "consent_request": outcome}, status=201)
 
@@ -457,6 +460,16 @@ class NurseConsole(InputChannel):
             await stream.eof()
 
         return console
+
+    async def send_consent_request(self, runtime: CheckIns, request_id: int) -> str:
+        """Send the consent request while the nurse waits, within the database's and Twilio's
+        time bounds; past them it goes on in the background and the check-ins list shows the outcome."""
+        twilio_bound = twilio_sms.ATTEMPTS * (runtime.sender.twilio.timeout_seconds if runtime.sender.twilio else 0)
+        try:
+            sent = await asyncio.wait_for(runtime.send_now(request_id), database_timeout() + twilio_bound)
+        except asyncio.TimeoutError:
+            return "not confirmed yet (the database or Twilio is slow): the check-ins list shows what became of it"
+        return CONSENT_REQUEST_OUTCOMES.get(sent, sent)
 
     async def text_patient(self, nurse_name: str, row: dict, text: str) -> HTTPResponse | None:
         """Text the patient; None when sent, else the error for the nurse. A failure is recorded."""
