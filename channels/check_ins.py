@@ -11,7 +11,8 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import Any, Callable, TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -22,8 +23,15 @@ from assistant.db import engine_for
 from assistant.settings import database_url, load_contacts
 
 logger = logging.getLogger(__name__)
+Result = TypeVar("Result")
 # The enrolment's consent request is sent while the nurse waits; a slow Twilio ties up only these.
 SEND_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="check-in-sms")
+# The SMS channel's look-ups (a few indexed rows) run on threads of their own and are given up
+# after LOOKUP_SECONDS, before the patient's turn: a hanging database must not hold up triage
+# advice (the message then goes to the assistant as an ordinary one). STOP may take longer:
+# no turn waits on it.
+DATABASE_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="check-in-db")
+LOOKUP_SECONDS, STOP_SECONDS = 1.0, 5.0
 
 
 class CheckIns:
@@ -79,24 +87,30 @@ class CheckIns:
 
     # ------------------------------------------------------------ the SMS channel
 
+    async def bounded(self, seconds: float, function: Callable[..., Result], *args: Any) -> Result:
+        """``function(*args)`` on the check-in threads; asyncio.TimeoutError after ``seconds``."""
+        call = asyncio.get_running_loop().run_in_executor(DATABASE_THREADS, partial(function, *args))
+        return await asyncio.wait_for(call, seconds)
+
     async def stop_number(self, phone: str) -> None:
         """STOP: the number's check-ins end, their pending jobs go."""
-        cancelled = await asyncio.to_thread(check_in_store.stop_for_phone, self.engine, phone, self.now())
-        await asyncio.to_thread(remove_jobs, self.engine, cancelled)
+        cancelled = await self.bounded(STOP_SECONDS, check_in_store.stop_for_phone, self.engine, phone, self.now())
+        await self.bounded(STOP_SECONDS, remove_jobs, self.engine, cancelled)
 
     async def consent(self, phone: str, body: str) -> str | None:
         """The reply to a YES that starts check-ins; None when the message is not that."""
         if not check_in_replies.is_consent(body):
             return None
-        consented = await asyncio.to_thread(check_in_replies.consent, self.engine, phone, self.now(), self.settings,
-                                            self.texts, self.contacts)
+        consented = await self.bounded(LOOKUP_SECONDS, check_in_replies.consent, self.engine, phone, self.now(),
+                                       self.settings, self.texts, self.contacts)
         if consented is None:
             return None
         self.planned(consented.planned)
         return consented.text
 
     async def answer(self, phone: str, body: str) -> check_in_replies.Answered | None:
-        return await asyncio.to_thread(check_in_replies.answer, self.engine, phone, body, self.now(), self.texts)
+        return await self.bounded(LOOKUP_SECONDS, check_in_replies.answer, self.engine, phone, body, self.now(),
+                                  self.texts)
 
 
 @lru_cache(maxsize=1)

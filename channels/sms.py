@@ -105,7 +105,7 @@ class SmsInput(InputChannel):
             if await asyncio.to_thread(sms.is_opted_out, engine, phone):
                 return twiml([])
             answered = await check_ins().answer(phone, body) if body.strip() and not word else None
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, asyncio.TimeoutError) as error:
             logger.warning("SMS opt-out or check-in store unavailable: %s", type(error).__name__)
             if word in ("stop", "start"):
                 return twiml([f"Sorry, we could not process that. Please try again later, or call {contacts.nurse_phone}."])
