@@ -47,9 +47,9 @@ SENT, RETRYING, FAILED, CANCELLED, DEFERRED, HELD, NOT_CLAIMED = (
     "sent", "retrying", "failed", "cancelled", "deferred", "held", "not claimed")
 
 
-def worker_name(label: str = "") -> str:
+def worker_name() -> str:
     """Who claimed a text: this host and process (no patient data)."""
-    return f"{socket.gethostname()}:{os.getpid()}{':' + label if label else ''}"
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class CheckInSender:
