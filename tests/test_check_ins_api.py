@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from assistant import check_in_sender, check_in_store
+from assistant import check_in_sender, check_in_store, sms
 from assistant.check_ins import load_texts
 from assistant.db import engine_for
 from assistant.reply_texts import load_reply_texts
+from assistant.settings import load_contacts
 from tests.check_in_helpers import Clinic, SetClock, bodies_to
 from tests.helpers import SECRET, NurseApi, Phone, assert_json_error, new_number
 from tests.test_privacy import lines_at_info_or_above
@@ -73,6 +74,7 @@ def test_enrol_consent_day_1_better_day_3_worse_stop_and_nothing_more(assistant,
 
     clinic.at(due[1])
     assert bodies_to(twilio, phone.number)[-1].startswith("Hi Maria. Day 1: how are you doing since your kyphoplasty?")
+    assert phone.text("HELP") == sms.help_text(load_contacts())  # as on the SMS channel; it answers nothing
     assert phone.text("1") == load_texts().answers[0].reply
     clinic.at(due[3])
     assert bodies_to(twilio, phone.number)[-1].startswith("Hi Maria. Day 3:")
