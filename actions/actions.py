@@ -8,8 +8,11 @@ from typing import Any, Callable, Mapping
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from assistant.check_in_sender import remove_jobs
+from assistant.check_in_store import forget
 from assistant.db import engine_for
 from assistant.dialogue import is_first_reply, mentioned_procedures
 from assistant.escalations import HANDOFF, TRIAGE, delete_escalations_for, record_escalation
@@ -119,8 +122,15 @@ class ActionRespond(Action):
         return [SlotSet(name, value) for name, value in result.slots.items()]
 
 
+def forget_patient(engine: Engine, sender_id: str) -> None:
+    """Everything the assistant's database holds of the patient: escalations, check-ins and their jobs."""
+    delete_escalations_for(engine, sender_id)
+    remove_jobs(engine, forget(engine, sender_id))
+
+
 class ActionForgetMe(Action):
-    """The patient asked to delete their data: delete their escalations and confirm.
+    """The patient asked to delete their data: delete their escalations, their check-in
+    enrolments with the texts and jobs still pending, and confirm.
 
     Only a confident, specific request gets here (addons/privacy.py). The
     conversation itself is deleted by the Rasa server's tracker store
@@ -134,11 +144,12 @@ class ActionForgetMe(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         texts = load_reply_texts()
+        engine = engine_for(database_url())
         try:
-            await asyncio.to_thread(delete_escalations_for, engine_for(database_url()), tracker.sender_id)
+            await asyncio.to_thread(forget_patient, engine, tracker.sender_id)
             outcome = "data_deleted"
         except SQLAlchemyError as error:
-            logger.warning("Escalations not deleted: %s", type(error).__name__)
+            logger.warning("Escalations or check-ins not deleted: %s", type(error).__name__)
             outcome = "data_partly_deleted"
         notices = [Notice(outcome, texts.notices[outcome])]
         if is_first_reply(tracker.events):

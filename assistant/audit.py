@@ -19,7 +19,11 @@ LOGGED_IN, LOGGED_OUT = "logged_in", "logged_out"
 VIEWED_TRANSCRIPT = "viewed_transcript"
 CLAIMED, RELEASED, HANDLED = "claimed", "released", "handled"
 ENROLLED, REPLIED = "enrolled", "replied"  # for the enrolment and reply-to-patient features
-ACTIONS = (LOGGED_IN, LOGGED_OUT, VIEWED_TRANSCRIPT, CLAIMED, RELEASED, HANDLED, ENROLLED, REPLIED)
+# The check-ins list shows patient data (numbers, names, answers): each view is recorded.
+VIEWED_CHECK_INS = "viewed_check_ins"
+PAUSED_CHECK_INS, RESUMED_CHECK_INS, ENDED_CHECK_INS = "paused_check_ins", "resumed_check_ins", "ended_check_ins"
+ACTIONS = (LOGGED_IN, LOGGED_OUT, VIEWED_TRANSCRIPT, CLAIMED, RELEASED, HANDLED, ENROLLED, REPLIED,
+           VIEWED_CHECK_INS, PAUSED_CHECK_INS, RESUMED_CHECK_INS, ENDED_CHECK_INS)
 MAX_ENTRIES = 500
 
 

@@ -27,6 +27,8 @@ DUPLICATE_WINDOW = timedelta(minutes=30)
 OPEN, HANDLED = "open", "handled"
 STATUSES = (OPEN, HANDLED)
 TRIAGE, HANDOFF = "triage", "handoff"  # a reported warning sign, or a request to talk to a nurse
+# A check-in answered "worse", or one left unanswered (assistant/check_in_sender.py).
+CHECK_IN, NO_REPLY = "check_in", "no_reply"
 MAX_NOTE_CHARS = 2000
 
 

@@ -7,8 +7,10 @@ from typing import Mapping, Sequence
 
 from sqlalchemy.engine import Engine
 
+from assistant.check_ins import load_texts
 from assistant.dialogue import mentioned_procedures, resolve_procedure, topic_for_intent
 from assistant.knowledge.query import find_answer, topic_titles
+from assistant.escalations import CHECK_IN, NO_REPLY
 from assistant.nurse_reply import NURSE_ROLE
 from assistant.reply import Reply, turn_summary
 from assistant.reply_texts import fill_contacts
@@ -136,8 +138,25 @@ def reply_to(events: Sequence[Mapping], index: int) -> tuple[list[str], list[str
     return texts, sources
 
 
-def escalation_note(row: Mapping, events: Sequence[Mapping], contacts: Contacts) -> dict:
-    """The triage note for an escalation, from the conversation's stored events."""
+def check_in_reply(check_in: Mapping) -> list[str]:
+    """What the patient was sent for their answer to a check-in (nothing, for no answer)."""
+    return [answer.reply for answer in load_texts().answers if str(answer.number) == check_in.get("answer")]
+
+
+def escalation_note(row: Mapping, events: Sequence[Mapping], contacts: Contacts, check_in: Mapping | None = None) -> dict:
+    """The triage note for an escalation, from the conversation's stored events; for a check_in
+    or no_reply item, from ``check_in`` (the check-in it was raised for: no message raised it).
+    A message that answered a check-in carries the check-in as context (its metadata)."""
+    heading = f"Nurse-line triage note: {row['kind']} escalation #{row['id']} from {row['channel']}, conversation {row['sender_id']}"
+    if row["kind"] in (CHECK_IN, NO_REPLY):
+        check_in = check_in or {}
+        note = build_note(
+            text="", procedure=check_in.get("procedure"), urgency=row["urgency"],
+            action=fill_contacts(RECOMMENDED_ACTION[row["urgency"]], contacts), reply=check_in_reply(check_in),
+            sources=[], at=datetime.fromisoformat(row["created_at"]),
+        )
+        note["check_in"] = dict(check_in) or None
+        return {**note, "text": as_text(note, heading)}
     index = raising_message(row, events)
     message = events[index] if index is not None else {}
     reply, sources = reply_to(events, index) if index is not None else ([], [])
@@ -155,5 +174,5 @@ def escalation_note(row: Mapping, events: Sequence[Mapping], contacts: Contacts)
             {"sign": sign, "label": warning_sign(sign).label, "urgency": warning_sign(sign).urgency, "words": words}
             for sign, words in zip(row["signs"], row["matched_words"])
         ]
-    heading = f"Nurse-line triage note: {row['kind']} escalation #{row['id']} from {row['channel']}, conversation {row['sender_id']}"
+    note["check_in"] = (message.get("metadata") or {}).get("check_in")
     return {**note, "text": as_text(note, heading)}

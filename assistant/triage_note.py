@@ -126,6 +126,11 @@ def as_text(note: Mapping, heading: str) -> str:
     since = note["time_since_procedure"]
     disposition = note["disposition"]
     lines = [heading, f"Time: {at}", f"Procedure: {note['procedure'] or 'not stated'}"]
+    check_in = note.get("check_in")
+    if check_in:
+        answer = check_in.get("answer") or "no reply"
+        lines.append(f"Check-in: day {check_in['day']} after {check_in['procedure']} on {check_in['procedure_date']}, "
+                     f"sent {check_in['sent_at']}" + (f"; answer: {answer}" if "answer" in check_in else ""))
     lines.append(
         f"Time since procedure: {days(since['days'])} (\"{since['words']}\")" if since
         else "Time since procedure: not stated"

@@ -29,7 +29,12 @@ class NotConfigured(RuntimeError):
 
 
 class SendFailed(RuntimeError):
-    """Twilio did not take the message; the text says why, naming no patient data."""
+    """Twilio did not take the message; the text says why, naming no patient data. Not
+    ``retryable`` when Twilio refused it (4xx): the same request would be refused again."""
+
+    def __init__(self, reason: str, retryable: bool = True) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ def send_text(settings: TwilioSettings, to: str, body: str) -> str:
         except TwilioRestException as error:
             failure = f"Twilio answered HTTP {error.status}"
             if error.status < 500:  # refused (bad number, credentials): the same request would be refused again
-                raise SendFailed(f"{failure}, on both tries") from None
+                raise SendFailed(f"{failure}, on both tries", retryable=False) from None
         except RequestException as error:
             failure = f"Twilio could not be reached ({type(error).__name__})"
         logger.warning("Text-message reply, attempt %d of %d: %s", attempt, ATTEMPTS, failure)

@@ -11,6 +11,9 @@ POST /webhooks/nurse/api/escalations/<id>/claim
 POST /webhooks/nurse/api/escalations/<id>/release
 POST /webhooks/nurse/api/escalations/<id>/handle        {"note": "..."} (required)
 POST /webhooks/nurse/api/escalations/<id>/reply         {"text": ...}: to the patient, on the channel they came from
+POST /webhooks/nurse/api/check-ins                      enrol a patient for check-ins (see README, Check-ins)
+GET  /webhooks/nurse/api/check-ins                      every enrolment: status, next check-in, answers, failed sends
+POST /webhooks/nurse/api/check-ins/<id>/pause|resume|end
 GET  /webhooks/nurse/api/audit                          ?nurse=&sender=
 GET  /webhooks/nurse/api/events                         server-sent events: the open queue whenever it changes
 
@@ -38,10 +41,13 @@ from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from addons.tracker_store import ConversationStoreUnavailable
-from assistant import accounts, audit, escalations, nurse, nurse_reply, sms, twilio_sms
+from assistant import accounts, audit, check_in_sender, check_in_store, escalations, nurse, nurse_reply, sms, twilio_sms
+from assistant.check_ins import EnrolmentError, validate_enrolment
 from assistant.db import engine_for
 from assistant.inbound import MAX_MESSAGE_CHARS, clean_message
 from assistant.settings import PROJECT_ROOT, database_url, load_contacts
+from channels.check_ins import CheckIns
+from channels.check_ins import runtime as check_ins
 from channels.sms import SMS_CHANNEL
 from channels.widget import WIDGET_CHANNEL
 
@@ -54,6 +60,16 @@ SMS_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nurse-sms")
 POLL_SECONDS = 0.5  # the live queue's look for changes: one small query, so a new item shows within a second
 KEEPALIVE_SECONDS = 15  # under nginx's 90 s proxy_read_timeout and Sanic's 60 s response timeout
 MAX_SEARCH_CHARS = 200
+CHECK_IN_CHANGES = {"pause": audit.PAUSED_CHECK_INS, "resume": audit.RESUMED_CHECK_INS, "end": audit.ENDED_CHECK_INS}
+# What the nurse is told of the consent request sent at enrolment.
+CONSENT_REQUEST_OUTCOMES = {
+    check_in_sender.SENT: "sent",
+    check_in_sender.RETRYING: "not sent yet: Twilio failed, it is retried shortly (the check-ins list shows it)",
+    check_in_sender.FAILED: "failed: Twilio refused it (the check-ins list shows why)",
+    check_in_sender.CANCELLED: "not sent: this number opted out (STOP); the check-ins start if the patient texts YES",
+    check_in_sender.DEFERRED: "waiting for the end of the quiet hours",
+    check_in_sender.NOT_CLAIMED: "being sent by another server: the check-ins list shows what became of it",
+}
 
 
 def database_timeout() -> float:
@@ -168,6 +184,7 @@ class NurseConsole(InputChannel):
         self.targets = escalations.response_targets()
         self.idle_minutes = int(accounts.idle_timeout().total_seconds() // 60)
         database_timeout()
+        check_ins()
         self.queue_watch = QueueWatch(self.targets)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -202,6 +219,15 @@ class NurseConsole(InputChannel):
 
         def session_info(name: str) -> dict:
             return {"nurse": name, "idle_minutes": self.idle_minutes, "response_targets_minutes": self.targets}
+
+        # The check-ins' scheduler runs with the server (every replica: the outbox keeps each text to one send).
+        @console.listener("before_server_start")
+        async def start_check_ins(_app, _loop) -> None:
+            check_ins().start()
+
+        @console.listener("after_server_stop")
+        async def stop_check_ins(_app, _loop) -> None:
+            check_ins().stop()
 
         @console.route("/", methods=["GET"])
         async def page(_: Request) -> HTTPResponse:
@@ -272,7 +298,9 @@ class NurseConsole(InputChannel):
             await off_loop(audit.record, engine(), request.ctx.nurse, audit.VIEWED_TRANSCRIPT,
                            sender_id=row["sender_id"], escalation_id=escalation_id)
             # Date parsing takes tens of milliseconds: not on the event loop either.
-            note = await asyncio.to_thread(nurse.escalation_note, row, events, load_contacts())
+            check_in = (await off_loop(check_in_store.check_in_of_escalation, engine(), escalation_id)
+                        if row["kind"] in (escalations.CHECK_IN, escalations.NO_REPLY) else None)
+            note = await asyncio.to_thread(nurse.escalation_note, row, events, load_contacts(), check_in)
             replies = await off_loop(nurse_reply.replies_to, engine(), escalation_id)
             return response.json({**row, "transcript": nurse.transcript(events, row["message_id"]), "note": note,
                                   "replies": replies})
@@ -346,6 +374,56 @@ class NurseConsole(InputChannel):
             return response.json({"escalation_id": escalation_id, "channel": channel, "text": text, "status": status,
                                   "not_recorded_in": unrecorded})
 
+        @console.route("/api/check-ins", methods=["POST"])
+        @signed_in
+        async def enrol(request: Request) -> HTTPResponse:
+            body = json_body(request)
+            if body is None:
+                return error(400, "Send a JSON object: phone, first_name (optional), procedure, procedure_date, "
+                                  "time_zone (optional) and consent.")
+            runtime = check_ins()
+            try:
+                enrolment = validate_enrolment(body, runtime.settings, runtime.now())
+            except EnrolmentError as refused:
+                return error(400, str(refused))
+            if not runtime.can_send:
+                return error(503, "Text messages are not configured on this server; nobody was enrolled.")
+            try:
+                enrolment_id, request_id = await off_loop(check_in_store.enrol, engine(), enrolment, request.ctx.nurse,
+                                                          runtime.now(), runtime.settings)
+            except check_in_store.AlreadyEnrolled:
+                return error(409, "This number already has check-ins that are not over: end them first.")
+            await off_loop(audit.record, engine(), request.ctx.nurse, audit.ENROLLED, sender_id=enrolment.phone)
+            due = await off_loop(check_in_store.next_due, engine(), request_id)
+            if due is not None and due > runtime.now():  # quiet hours: it waits for the morning
+                runtime.planned([(request_id, due)])
+                outcome = f"waiting for the end of the quiet hours: sent at {due.isoformat()}"
+            else:
+                outcome = await self.send_consent_request(runtime, request_id)
+            row = await off_loop(check_in_store.enrolment_row, engine(), enrolment_id)
+            return response.json({"enrolment": runtime.for_console(row), "consent_request": outcome}, status=201)
+
+        @console.route("/api/check-ins", methods=["GET"])
+        @signed_in
+        async def enrolments(request: Request) -> HTTPResponse:
+            rows = await off_loop(check_in_store.list_enrolments, engine())
+            await off_loop(audit.record, engine(), request.ctx.nurse, audit.VIEWED_CHECK_INS)
+            return response.json({"enrolments": [check_ins().for_console(row) for row in rows]})
+
+        @console.route("/api/check-ins/<enrolment_id:int>/<action:pause|resume|end>", methods=["POST"])
+        @signed_in
+        async def change_check_ins(request: Request, enrolment_id: int, action: str) -> HTTPResponse:
+            row, cancelled = await off_loop(check_in_store.change_status, engine(), enrolment_id, request.ctx.nurse,
+                                            action, check_ins().now())
+            if row is None:
+                exists = await off_loop(check_in_store.enrolment_row, engine(), enrolment_id)
+                if exists is None:
+                    return error(404, "No such enrolment.")
+                return error(409, f"Check-ins that are {exists['status'].replace('_', ' ')} cannot {action}.")
+            await off_loop(check_in_sender.remove_jobs, engine(), cancelled)
+            await off_loop(audit.record, engine(), request.ctx.nurse, CHECK_IN_CHANGES[action], sender_id=row["phone"])
+            return response.json(check_ins().for_console(row))
+
         @console.route("/api/audit", methods=["GET"])
         @signed_in
         async def audit_log(request: Request) -> HTTPResponse:
@@ -382,6 +460,16 @@ class NurseConsole(InputChannel):
             await stream.eof()
 
         return console
+
+    async def send_consent_request(self, runtime: CheckIns, request_id: int) -> str:
+        """Send the consent request while the nurse waits, within the database's and Twilio's
+        time bounds; past them it goes on in the background and the check-ins list shows the outcome."""
+        twilio_bound = twilio_sms.ATTEMPTS * (runtime.sender.twilio.timeout_seconds if runtime.sender.twilio else 0)
+        try:
+            sent = await asyncio.wait_for(runtime.send_now(request_id), database_timeout() + twilio_bound)
+        except asyncio.TimeoutError:
+            return "not confirmed yet (the database or Twilio is slow): the check-ins list shows what became of it"
+        return CONSENT_REQUEST_OUTCOMES.get(sent, sent)
 
     async def text_patient(self, nurse_name: str, row: dict, text: str) -> HTTPResponse | None:
         """Text the patient; None when sent, else the error for the nurse. A failure is recorded."""

@@ -26,6 +26,7 @@ from assistant.db import engine_for
 from assistant.render import render_sms
 from assistant.off_loop import OffLoop
 from assistant.settings import database_url, load_contacts, time_bounds
+from channels.check_ins import runtime as check_ins
 from channels.turns import patient_webhook, run_turn
 
 SMS_CHANNEL = "sms"
@@ -102,17 +103,28 @@ class SmsInput(InputChannel):
                 # No turn waits on it: as long as the database's own bounds allow.
                 await self.opt_outs.run(sms.set_opted_out, engine, phone, word == "stop",
                                         timeout=bounds.database_connect + bounds.database_statement)
+                if word == "stop":
+                    await check_ins().stop_number(phone)
                 return twiml([sms.stop_text() if word == "stop" else sms.start_text()])
+            # Before the opt-out: a number that texted STOP may say YES to a new enrolment.
+            consented = await check_ins().consent(phone, body)
+            if consented:
+                return twiml([consented])
             # Bounded by the pre-turn check: a red flag must get its advice in time.
             if await self.opt_outs.run(sms.is_opted_out, engine, phone):
                 return twiml([])
+            answered = await check_ins().answer(phone, body) if body.strip() and not word else None
         except (SQLAlchemyError, asyncio.TimeoutError) as error:
-            logger.warning("SMS opt-out store unavailable: %s", type(error).__name__)
+            logger.warning("SMS opt-out or check-in store unavailable: %s", type(error).__name__)
             if word in ("stop", "start"):
                 return twiml([f"Sorry, we could not process that. Please try again later, or call {contacts.nurse_phone}."])
+            answered = None
         if word == "help":
             return twiml([sms.help_text(contacts)])
         if not body.strip():
             return twiml([EMPTY_BODY_REPLY])
-        reply = await run_turn(on_new_message, body, phone, self.name(), received=received)
+        if answered and answered.text:
+            return twiml([answered.text])
+        context = {"check_in": answered.context} if answered and answered.context else None
+        reply = await run_turn(on_new_message, body, phone, self.name(), metadata=context, received=received)
         return twiml(render_sms(reply))

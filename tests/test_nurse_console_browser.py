@@ -110,7 +110,7 @@ def test_queue_claim_transcript_note_handling_search_and_assessment(assistant, n
     page.goto(console_url(assistant))
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_label("Secret")).to_have_attribute("type", "password")
-    expect(page.get_by_label("Name")).to_be_focused()
+    expect(page.get_by_label("Name", exact=True)).to_be_focused()
     shot(page, "signin")
 
     # A wrong secret is refused and nothing is kept.
