@@ -32,7 +32,7 @@ class SqlKnowledge:
     """The knowledge base in the assistant's database, its errors reduced to their type."""
 
     def answer(self, topic: str, procedure: str | None) -> KnowledgeAnswer | None:
-        return self.read(find_answer, topic, procedure)
+        return self.read(find_answer, topic, procedure, False)
 
     def titles(self) -> Mapping[str, str]:
         return self.read(topic_titles)

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from assistant.knowledge.facts import fact_text
-from assistant.knowledge.schema import Answer, Fact, Topic
+from assistant.knowledge.schema import Answer, Fact, Source, Topic, answer_sources
 from assistant.vocabulary import BOTH, PROCEDURES
 
 
@@ -75,33 +75,52 @@ def fact_row(fact: Fact) -> FactRow:
     )
 
 
-def find_answer(engine: Engine, topic: str, procedure: str | None) -> KnowledgeAnswer | None:
-    """The answer on ``topic`` for ``procedure`` (None or "both" for the general answer)."""
+def find_answer(engine: Engine, topic: str, procedure: str | None, with_facts: bool = True) -> KnowledgeAnswer | None:
+    """The answer on ``topic`` for ``procedure`` (None or "both" for the general answer),
+    with the leaflets' figures on it unless ``with_facts`` is False (the patients' replies
+    show the text; the nurse line, the figures too).
+
+    Plain queries rather than the ORM's four, and the figures only when asked: every
+    patient turn makes one call, 4.0-5.7 -> 2.4-2.6 ms on SQLite (same run, busy machine)."""
     wanted = answer_procedures(procedure)
-    with Session(engine) as session:
-        rows = session.scalars(
-            select(Answer)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Answer.id, Answer.procedure, Answer.web, Answer.sms, Answer.reviewer, Answer.reviewed_on,
+                   Answer.needs_review, Topic.title)
+            .join(Topic, Topic.id == Answer.topic_id)
             .where(Answer.topic_id == topic, Answer.procedure.in_(wanted))
-            .options(selectinload(Answer.sources), selectinload(Answer.topic))
         ).all()
         if not rows:
             return None
         best = min(rows, key=lambda row: wanted.index(row.procedure))
+        sources = connection.execute(
+            select(Source.id, Source.title, Source.publisher)
+            .join(answer_sources, answer_sources.c.source_id == Source.id)
+            .where(answer_sources.c.answer_id == best.id)
+            .order_by(Source.id)
+        ).all()
+    facts = find_facts(engine, topic, procedure) if with_facts else ()
+    return KnowledgeAnswer(
+        topic=topic,
+        topic_title=best.title,
+        procedure=best.procedure,
+        web=best.web,
+        sms=best.sms,
+        sources=tuple(SourceRef(*source) for source in sources),
+        facts=facts,
+        review=Review(best.reviewer, best.reviewed_on, best.needs_review),
+    )
+
+
+def find_facts(engine: Engine, topic: str, procedure: str | None) -> tuple[FactRow, ...]:
+    """The leaflets' figures on ``topic``: one procedure's and the general ones, or all of them."""
+    with Session(engine) as session:
         facts = session.scalars(
             select(Fact)
             .where(Fact.topic_id == topic, Fact.procedure.in_(fact_procedures(procedure)))
             .order_by(Fact.id)
         ).all()
-        return KnowledgeAnswer(
-            topic=topic,
-            topic_title=best.topic.title,
-            procedure=best.procedure,
-            web=best.web,
-            sms=best.sms,
-            sources=tuple(SourceRef(s.id, s.title, s.publisher) for s in best.sources),
-            facts=tuple(fact_row(fact) for fact in facts),
-            review=Review(best.reviewer, best.reviewed_on, best.needs_review),
-        )
+        return tuple(fact_row(fact) for fact in facts)
 
 
 def topic_titles(engine: Engine) -> dict[str, str]:
