@@ -33,10 +33,10 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import Index, func, select, union
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from addons.stored_events import RECENT_EVENTS, STATE_EVENTS, UNDOING_EVENTS, events_from_json
-from assistant.db import engine_for, timeout_arguments
+from assistant.db import timeout_arguments, write_ahead_log
 from assistant.off_loop import OffLoop, Result
 from assistant.privacy import FORGET_ACTION
 from assistant.settings import time_bounds
@@ -80,11 +80,9 @@ class PatientSQLTrackerStore(SQLTrackerStore):
         query = {**timeout_arguments(dialect.split("+")[0]), **(query or {})}
         self.tables_ready = False
         super().__init__(domain, dialect, host, *args, query=query, **kwargs)
-        if self.engine.dialect.name == "sqlite":
-            # Rasa's engine opens the file anew for every load and save, in its rollback
-            # journal: the project's keeps connections and writes ahead (assistant.db).
-            self.engine = engine_for(self.engine.url.render_as_string(hide_password=False))
-            self.sessionmaker = sessionmaker(bind=self.engine)
+        # Rasa's engine opens a SQLite file anew for every load and save (NullPool): kept
+        # open, a connection would go on writing to a conversation file moved or deleted.
+        write_ahead_log(self.engine)
         bounds = time_bounds()
         # SQLite takes one writer at a time; a turn makes two short calls (load, save).
         self.sql = OffLoop("conversation-store", 1 if dialect.startswith("sqlite") else 4,
