@@ -120,15 +120,15 @@ def joined_questions_end_sentences(doc: Doc) -> Doc:
     "and" when the word after it opens a question.
 
     The blank pipeline has no parser to find coordinated clauses (spaCy's English models are
-    a download), so this is a rule on the words. Only in a sentence that opens as a question,
-    so that "she fell and is in pain" stays one statement.
+    a download), so this is a rule on the words, after the sentencizer. Only in a sentence
+    that opens as a question, so that "she fell and is in pain" stays one statement.
     """
     words = [token.lower_.replace("\u2019", "'") for token in doc]
-    starts = [index for index, token in enumerate(doc) if index == 0 or token.is_sent_start]
-    for index, word in enumerate(words[1:-1], start=1):
-        if word in JOINING_WORDS and opens_question(words[index + 1:index + 3]):
-            sentence_start = max(start for start in starts if start <= index)
-            if opens_question(leading_words_skipped(words[sentence_start:index])):
+    for sentence in list(doc.sents):
+        if not opens_question(leading_words_skipped(words[sentence.start:sentence.end])):
+            continue
+        for index in range(sentence.start + 1, sentence.end - 1):
+            if words[index] in JOINING_WORDS and opens_question(words[index + 1:index + 3]):
                 doc[index].is_sent_start = True
     return doc
 
@@ -138,8 +138,8 @@ def sentence_splitter() -> Language:
     """spaCy's blank English tokenizer and rule-based sentencizer: no model to download."""
     nlp = spacy.blank("en")
     nlp.add_pipe("line_breaks_end_sentences")
-    nlp.add_pipe("joined_questions_end_sentences")
     nlp.add_pipe("sentencizer", config={"punct_chars": Sentencizer.default_punct_chars})
+    nlp.add_pipe("joined_questions_end_sentences")
     return nlp
 
 

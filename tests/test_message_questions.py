@@ -70,6 +70,8 @@ def test_a_line_break_ends_a_question_written_without_punctuation():
     ("How long does it take and is it painful?", ["How long does it take", "and is it painful?"]),
     ("how soon can he drive & does he still need the brace", ["how soon can he drive", "& does he still need the brace"]),
     ("Is she put to sleep or is she awake?", ["Is she put to sleep", "or is she awake?"]),
+    ("Mum fell in May. How long does it take and will she need a brace?",
+     ["Mum fell in May.", "How long does it take", "and will she need a brace?"]),
     # Not a question's opening, or not in a question: one sentence.
     ("What is the difference between vertebroplasty and kyphoplasty?",
      ["What is the difference between vertebroplasty and kyphoplasty?"]),
