@@ -20,10 +20,12 @@ class OffLoop:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix=name)
         self.timeout = timeout
 
-    async def run(self, function: Callable[..., Result], *args: Any, timeout: float | None = None) -> Result:
-        """``function(*args)`` on one of the threads; asyncio.TimeoutError after ``timeout``
-        seconds (the default's unless given). A call still queued when its caller gives up is
-        dropped, never run late."""
+    async def run(
+        self, function: Callable[..., Result], *args: Any, timeout: float | None = None, **kwargs: Any
+    ) -> Result:
+        """``function(*args, **kwargs)`` on one of the threads; asyncio.TimeoutError after
+        ``timeout`` seconds (the default's unless given). A call still queued when its caller
+        gives up is dropped, never run late."""
         loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self.executor, functools.partial(function, *args))
+        call = loop.run_in_executor(self.executor, functools.partial(function, *args, **kwargs))
         return await asyncio.wait_for(call, timeout or self.timeout)

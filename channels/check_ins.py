@@ -11,8 +11,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from functools import lru_cache, partial
-from typing import Any, Callable, TypeVar
+from functools import lru_cache
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -20,17 +19,17 @@ from assistant import check_in_replies, check_in_store, twilio_sms
 from assistant.check_in_sender import CheckInSender, remove_jobs, start_scheduler, worker_name
 from assistant.check_ins import SystemClock, load_settings, load_texts
 from assistant.db import engine_for
+from assistant.off_loop import OffLoop
 from assistant.settings import database_url, load_contacts, time_bounds
 
 logger = logging.getLogger(__name__)
-Result = TypeVar("Result")
 # The enrolment's consent request is sent while the nurse waits; a slow Twilio ties up only these.
 SEND_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="check-in-sms")
 # The SMS channel's look-ups (a few indexed rows) run on threads of their own and are given up
 # after the pre-turn check's bound (assistant.settings.TimeBounds), before the patient's turn:
 # a hanging database must not hold up triage advice (the message then goes to the assistant
 # as an ordinary one). STOP may take as long as the database's own bounds: no turn waits on it.
-DATABASE_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="check-in-db")
+DATABASE_THREADS = 4
 
 
 def database_bound() -> float:
@@ -49,6 +48,7 @@ class CheckIns:
         self.contacts = load_contacts()
         self.clock = SystemClock()
         self.engine = engine_for(database_url())
+        self.lookups = OffLoop("check-in-db", DATABASE_THREADS, time_bounds().pre_turn_check)
         try:
             twilio: twilio_sms.TwilioSettings | None = twilio_sms.TwilioSettings.from_environment()
         except twilio_sms.NotConfigured as missing:
@@ -92,32 +92,27 @@ class CheckIns:
 
     # ------------------------------------------------------------ the SMS channel
 
-    async def bounded(self, seconds: float, function: Callable[..., Result], *args: Any) -> Result:
-        """``function(*args)`` on the check-in threads; asyncio.TimeoutError after ``seconds``."""
-        call = asyncio.get_running_loop().run_in_executor(DATABASE_THREADS, partial(function, *args))
-        return await asyncio.wait_for(call, seconds)
-
     async def stop_number(self, phone: str) -> None:
         """STOP: the number's check-ins end, their pending jobs go."""
         seconds = database_bound()
-        cancelled = await self.bounded(seconds, check_in_store.stop_for_phone, self.engine, phone, self.now())
-        await self.bounded(seconds, remove_jobs, self.engine, cancelled)
+        cancelled = await self.lookups.run(check_in_store.stop_for_phone, self.engine, phone, self.now(),
+                                           timeout=seconds)
+        await self.lookups.run(remove_jobs, self.engine, cancelled, timeout=seconds)
 
     async def consent(self, phone: str, body: str) -> str | None:
         """The reply to a YES that starts check-ins; None when the message is not that."""
         if not check_in_replies.is_consent(body):
             return None
         # A YES is no red flag: it may wait for the database's own bounds, not to lose the consent.
-        consented = await self.bounded(database_bound(), check_in_replies.consent, self.engine, phone, self.now(),
-                                       self.settings, self.texts, self.contacts)
+        consented = await self.lookups.run(check_in_replies.consent, self.engine, phone, self.now(),
+                                           self.settings, self.texts, self.contacts, timeout=database_bound())
         if consented is None:
             return None
         self.planned(consented.planned)
         return consented.text
 
     async def answer(self, phone: str, body: str) -> check_in_replies.Answered | None:
-        return await self.bounded(time_bounds().pre_turn_check, check_in_replies.answer, self.engine, phone, body, self.now(),
-                                  self.texts)
+        return await self.lookups.run(check_in_replies.answer, self.engine, phone, body, self.now(), self.texts)
 
 
 @lru_cache(maxsize=1)

@@ -29,7 +29,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from functools import partial, wraps
+from functools import lru_cache, partial, wraps
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -45,6 +45,7 @@ from assistant import accounts, audit, check_in_sender, check_in_store, escalati
 from assistant.check_ins import EnrolmentError, validate_enrolment
 from assistant.db import engine_for
 from assistant.inbound import MAX_MESSAGE_CHARS, clean_message
+from assistant.off_loop import OffLoop
 from assistant.settings import PROJECT_ROOT, database_url, load_contacts
 from channels.check_ins import CheckIns
 from channels.check_ins import runtime as check_ins
@@ -53,9 +54,7 @@ from channels.widget import WIDGET_CHANNEL
 
 logger = logging.getLogger(__name__)
 CONSOLE_PAGE = PROJECT_ROOT / "web" / "nurse.html"
-# Threads of their own: a hanging database ties these up, never Rasa's default executor.
-DATABASE_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nurse-db")
-# And for Twilio calls: each is time-bounded (assistant/twilio_sms.py), a slow Twilio ties up only these.
+# Threads for Twilio calls: each is time-bounded (assistant/twilio_sms.py), a slow Twilio ties up only these.
 SMS_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nurse-sms")
 POLL_SECONDS = 0.5  # the live queue's look for changes: one small query, so a new item shows within a second
 KEEPALIVE_SECONDS = 15  # under nginx's 90 s proxy_read_timeout and Sanic's 60 s response timeout
@@ -80,11 +79,15 @@ def database_timeout() -> float:
         raise ValueError(f"NURSE_DB_TIMEOUT_SECONDS must be a number of seconds, not {value!r}") from None
 
 
+@lru_cache(maxsize=1)
+def database_calls() -> OffLoop:
+    """Threads of their own: a hanging database ties these up, never Rasa's default executor."""
+    return OffLoop("nurse-db", 4, database_timeout())
+
+
 async def off_loop(function: Callable, *args: Any, **kwargs: Any) -> Any:
     """Run a blocking database call on the nurse threads; asyncio.TimeoutError after the time bound."""
-    loop = asyncio.get_running_loop()
-    call = loop.run_in_executor(DATABASE_THREADS, partial(function, *args, **kwargs))
-    return await asyncio.wait_for(call, database_timeout())
+    return await database_calls().run(function, *args, **kwargs)
 
 
 def engine():
@@ -183,7 +186,7 @@ class NurseConsole(InputChannel):
         # Read at start-up, so a bad clinic file or setting stops the server with its name.
         self.targets = escalations.response_targets()
         self.idle_minutes = int(accounts.idle_timeout().total_seconds() // 60)
-        database_timeout()
+        database_calls()
         check_ins()
         self.queue_watch = QueueWatch(self.targets)
 
