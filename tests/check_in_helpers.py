@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
@@ -21,6 +22,15 @@ class SetClock:
 
     def now(self) -> datetime:
         return self.moment
+
+
+# Zones far enough apart that in one of them it is always daytime: a text goes at once, outside the quiet hours,
+# whatever the hour the tests run.
+ZONES = ("America/Los_Angeles", "America/New_York", "Europe/London", "Asia/Kolkata", "Asia/Tokyo", "Australia/Sydney")
+
+
+def daytime_zone() -> str:
+    return next(zone for zone in ZONES if 9 <= datetime.now(ZoneInfo(zone)).hour < 19)
 
 
 def twilio_settings(twilio) -> TwilioSettings:

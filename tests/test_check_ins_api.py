@@ -16,17 +16,9 @@ from assistant.check_ins import load_texts
 from assistant.db import engine_for
 from assistant.reply_texts import load_reply_texts
 from assistant.settings import load_contacts
-from tests.check_in_helpers import Clinic, SetClock, bodies_to
+from tests.check_in_helpers import Clinic, SetClock, bodies_to, daytime_zone
 from tests.helpers import SECRET, NurseApi, Phone, assert_json_error, new_number
 from tests.test_privacy import lines_at_info_or_above
-
-# Zones far enough apart that in one of them it is always daytime: the consent request goes at once.
-ZONES = ("America/Los_Angeles", "America/New_York", "Europe/London", "Asia/Kolkata", "Asia/Tokyo", "Australia/Sydney")
-
-
-def daytime_zone() -> str:
-    return next(zone for zone in ZONES if 9 <= datetime.now(ZoneInfo(zone)).hour < 19)
-
 
 @pytest.fixture
 def api(assistant) -> NurseApi:

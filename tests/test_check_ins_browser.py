@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 from assistant.db import engine_for
 from tests.check_in_helpers import Clinic, SetClock, bodies_to
 from tests.helpers import Phone, new_nurse
-from tests.test_check_ins_api import check_in_times, daytime_zone
+from tests.check_in_helpers import daytime_zone
+from tests.test_check_ins_api import check_in_times
 from tests.test_nurse_console_browser import new_page, open_console, shot  # noqa: F401 (new_page is a fixture)
 
 

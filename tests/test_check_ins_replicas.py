@@ -19,7 +19,7 @@ from assistant.check_in_store import CheckInMessage
 from assistant.check_ins import Enrolment, SystemClock, load_settings, load_texts
 from assistant.settings import load_contacts
 from assistant.twilio_sms import TwilioSettings
-from tests.check_in_helpers import bodies_to, twilio_settings
+from tests.check_in_helpers import bodies_to, daytime_zone, twilio_settings
 from tests.helpers import new_number
 
 PATIENTS = 12
@@ -54,7 +54,7 @@ def consenting_patients(engine, count: int) -> dict[str, list[int]]:
     patients = {}
     for _ in range(count):
         phone = new_number()
-        check_in_store.enrol(engine, Enrolment(phone, None, "vertebroplasty", date.today(), "America/New_York"),
+        check_in_store.enrol(engine, Enrolment(phone, None, "vertebroplasty", date.today(), daytime_zone()),
                              "nurse-ann", now, settings)
         consented = check_in_replies.consent(engine, phone, now, settings, load_texts(), load_contacts())
         patients[phone] = [message_id for message_id, _ in consented.planned]
