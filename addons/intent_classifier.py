@@ -15,7 +15,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from assistant.intent_model import build_intent_model, rank_intents
+from assistant.intent_model import build_intent_model, rank_intents, ready_for_prediction
 from assistant.message_questions import QuestionSettings, read_message, sentence_splitter
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
             self.config["C"], self.config["embedding_weight"],
         )
         self.model.fit([e.get(TEXT).lower() for e in examples], [e.get(INTENT) for e in examples])
+        ready_for_prediction(self.model)
         with self._model_storage.write_to(self._resource) as directory:
             joblib.dump(self.model, directory / MODEL_FILE)
         return self._resource
@@ -81,7 +82,7 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
     ) -> "TfidfIntentClassifier":
         try:
             with model_storage.read_from(resource) as directory:
-                model = joblib.load(directory / MODEL_FILE)
+                model = ready_for_prediction(joblib.load(directory / MODEL_FILE))
         except (ValueError, FileNotFoundError):
             logger.warning("No trained intent model in this Rasa model; intents will be missing.")
             model = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -52,6 +53,19 @@ def build_intent_model(
     return Pipeline(
         [("features", features), ("classifier", LogisticRegression(C=c, max_iter=5000))]
     )
+
+
+def ready_for_prediction(model: Pipeline) -> Pipeline:
+    """The model with its weights laid out for one message at a time.
+
+    Scoring multiplies the message's sparse features by the transposed weights, which
+    SciPy copies whole on every call when they are stored row by row (28 x 31,185, 7 MB):
+    6 of predict_proba's 15 ms for one message. Stored column by column, the transpose
+    is read in place; the probabilities are the same to the bit.
+    """
+    classifier = model.named_steps["classifier"]
+    classifier.coef_ = np.asfortranarray(classifier.coef_)
+    return model
 
 
 def rank_intents(model: Pipeline, texts: Sequence[str]) -> list[list[dict]]:

@@ -1,14 +1,16 @@
 """Finding what a long message asks (assistant/message_questions.py), with the trained intent model."""
 from __future__ import annotations
 
+import copy
 import tarfile
 from functools import partial
 
 import joblib
+import numpy as np
 import pytest
 import yaml
 
-from assistant.intent_model import rank_intents
+from assistant.intent_model import rank_intents, ready_for_prediction
 from assistant.message_questions import QuestionSettings, asks, read_message, sentences
 from assistant.sentence_encoder import MAX_TOKENS, basic_tokens, load_encoder
 from assistant.settings import PROJECT_ROOT
@@ -41,6 +43,16 @@ def settings() -> QuestionSettings:
 @pytest.fixture
 def read(model, settings):
     return lambda text: read_message(text, partial(rank_intents, model), settings)
+
+
+def test_weights_laid_out_for_prediction_score_messages_exactly_as_before(model):
+    texts = ["how long does kyphoplasty take?", "hw lng is recovry", "blorp fizzle wug",
+             "My mum had vertebroplasty last week. Can she shower? And when can she drive?"]
+    row_by_row = copy.deepcopy(model)
+    row_by_row.named_steps["classifier"].coef_ = np.ascontiguousarray(row_by_row.named_steps["classifier"].coef_)
+    laid_out = ready_for_prediction(copy.deepcopy(row_by_row))
+    assert laid_out.named_steps["classifier"].coef_.flags["F_CONTIGUOUS"]
+    assert np.array_equal(laid_out.predict_proba(texts), row_by_row.predict_proba(texts))
 
 
 def asked(text: str) -> list[bool]:
