@@ -14,14 +14,15 @@ Configured in endpoints.prod.yml as ``type: addons.lock_store.PatientRedisLockSt
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from contextlib import asynccontextmanager
-from typing import AsyncGenerator
+from typing import AsyncGenerator, Callable, Optional, TypeVar
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from assistant.off_loop import OffLoop
 from assistant.settings import time_bounds
@@ -29,6 +30,7 @@ from assistant.settings import time_bounds
 logger = logging.getLogger(__name__)
 # A turn makes a few Redis calls of under a millisecond each.
 REDIS_THREADS = 4
+Outcome = TypeVar("Outcome")
 
 
 class PatientRedisLockStore(RedisLockStore):
@@ -39,6 +41,60 @@ class PatientRedisLockStore(RedisLockStore):
         # A call may connect, then wait for its reply: two socket timeouts.
         self.redis_calls = OffLoop("lock-store", REDIS_THREADS, 2 * timeout)
         self.in_process = InMemoryLockStore()
+
+    def change_lock(self, conversation_id: str,
+                    change: Callable[[Optional[TicketLock]], tuple[Optional[TicketLock], Outcome]]) -> Outcome:
+        """Read the conversation's lock, change it and write it back (None: delete it) in one
+        Redis transaction, done again if another replica changed the lock meanwhile.
+
+        Rasa reads and writes the lock in separate calls. A turn ending on one replica while
+        the conversation's next turn took its ticket on another wrote back the lock as it had
+        read it, without the new ticket, then deleted it; the next turn failed with LockError
+        (33 turns in the production test, once replies went out before their turn ended).
+        """
+        key = self.key_prefix + conversation_id
+        with self.red.pipeline() as transaction:
+            while True:
+                try:
+                    transaction.watch(key)
+                    stored = transaction.get(key)
+                    lock = TicketLock.from_dict(json.loads(stored)) if stored else None
+                    changed, outcome = change(lock)
+                    transaction.multi()
+                    if changed is None:
+                        transaction.delete(key)
+                    else:
+                        transaction.set(key, changed.dumps())
+                    transaction.execute()
+                    return outcome
+                except WatchError:
+                    continue
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        def issue(lock: Optional[TicketLock]) -> tuple[TicketLock, int]:
+            lock = lock or TicketLock(conversation_id)
+            return lock, lock.issue_ticket(lock_lifetime)
+
+        try:
+            return self.change_lock(conversation_id, issue)
+        except RedisError as error:  # as Rasa's issue_ticket reports it
+            raise LockError(f"Error while acquiring lock. Error:\n{type(error).__name__}") from error
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        def finish(lock: Optional[TicketLock]) -> tuple[Optional[TicketLock], None]:
+            if lock is not None:
+                lock.remove_ticket_for(ticket_number)
+            return (lock if lock is not None and lock.is_someone_waiting() else None), None
+
+        self.change_lock(conversation_id, finish)
+
+    def update_lock(self, conversation_id: str) -> None:
+        def drop_expired(lock: Optional[TicketLock]) -> tuple[Optional[TicketLock], None]:
+            if lock is not None:
+                lock.remove_expired_tickets()
+            return lock, None
+
+        self.change_lock(conversation_id, drop_expired)
 
     @asynccontextmanager
     async def lock(
@@ -70,8 +126,9 @@ class PatientRedisLockStore(RedisLockStore):
         """Rasa's wait for the lock (rasa.core.lock_store.LockStore._acquire_lock), its Redis
         calls off the loop, and the conversation's lock with the ticket that holds it.
 
-        A waiting ticket expires too. In Rasa's loop a turn whose ticket expired while it
-        waited waits for ever: a replica killed mid-turn left its ticket in front, both
+        A waiting ticket expires too, and with it the lock when no other ticket is left. In
+        Rasa's loop a turn whose ticket expired while it waited waits for ever, or fails with
+        LockError when the lock went: a replica killed mid-turn left its ticket in front, both
         expired, and the survivor's turn spun in the background, its patient apologised to
         each time (production test, TICKET_LOCK_LIFETIME 10 s). Here such a turn takes a new
         ticket; the ones in front of it, older, have expired as well.
@@ -79,13 +136,10 @@ class PatientRedisLockStore(RedisLockStore):
         while True:
             # Fetched every time: the lock may have expired meanwhile.
             lock = await self.redis_calls.run(self.get_lock, conversation_id)
-            if not lock:
-                break
-            if not lock.is_locked(ticket):  # drops the expired tickets from `lock`
+            if lock is not None and not lock.is_locked(ticket):  # drops the expired tickets from `lock`
                 return lock, ticket
-            if all(waiting.number != ticket for waiting in lock.tickets):
+            if lock is None or all(waiting.number != ticket for waiting in lock.tickets):
                 ticket = await self.redis_calls.run(self.issue_ticket, conversation_id, lock_lifetime)
                 continue
             await asyncio.sleep(wait_time_in_seconds)
             await self.redis_calls.run(self.update_lock, conversation_id)
-        raise LockError("Could not acquire the conversation's lock: it expired while waiting.")

@@ -5,8 +5,11 @@ event loop, twice or more a turn (parse the message, then predict each next acti
 asyncio's debug mode every turn showed it: one step of 0.19 to 0.8 s on the 2-core test
 machine under load, during which no other conversation, health check or turn deadline (the
 red flag's advice within 2 s) was served. The two methods below are Rasa's, except that the
-graph runs on one thread of its own: turns still run the model one at a time, as they did
-on the loop, so its components see no new concurrency; the loop stays free meanwhile.
+graph runs on threads of its own: the NLU part on one, the dialogue part on another. The
+two parts share only the node that hands out the domain, and each runs one call at a time,
+as on the loop, so no component sees new concurrency; the loop stays free meanwhile. Two threads rather than
+one: a patient's next message is parsed while the turn before it still predicts its last
+action (addons/turn_order.py).
 
 What changes under overload: a turn waits for the model inside its deadline, where it
 used to wait unread in the socket while the loop was busy. 50 senders on two replicas of
@@ -29,11 +32,12 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
 rasa_parse_message = MessageProcessor.parse_message
-MODEL_THREAD = ThreadPoolExecutor(1, thread_name_prefix="model")
+NLU_THREAD = ThreadPoolExecutor(1, thread_name_prefix="nlu")
+DIALOGUE_THREAD = ThreadPoolExecutor(1, thread_name_prefix="dialogue")
 
 
-async def in_model_thread(function: Callable[..., Any], *args: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(MODEL_THREAD, function, *args)
+async def in_thread(thread: ThreadPoolExecutor, function: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(thread, function, *args)
 
 
 async def parse_message(
@@ -42,12 +46,12 @@ async def parse_message(
     tracker: Optional[DialogueStateTracker] = None,
     only_output_properties: bool = True,
 ) -> Dict[str, Any]:
-    """MessageProcessor.parse_message, the NLU graph in the model's thread."""
+    """MessageProcessor.parse_message, the NLU graph in its thread."""
     if self.http_interpreter:  # NLU in another server: Rasa already awaits it
         return await rasa_parse_message(self, message, tracker, only_output_properties)
     if tracker is None:
         tracker = DialogueStateTracker.from_events(message.sender_id, [])
-    parse_data = await in_model_thread(self._parse_message_with_graph, message, tracker, only_output_properties)
+    parse_data = await in_thread(NLU_THREAD, self._parse_message_with_graph, message, tracker, only_output_properties)
     self._update_full_retrieval_intent(parse_data)
     self._check_for_unseen_features(parse_data)
     return parse_data
@@ -55,11 +59,11 @@ async def parse_message(
 
 async def run_prediction_loop(self: MessageProcessor, output_channel: OutputChannel,
                               tracker: DialogueStateTracker) -> None:
-    """MessageProcessor._run_prediction_loop, each prediction in the model's thread."""
+    """MessageProcessor._run_prediction_loop, each prediction in the dialogue thread."""
     should_predict_another_action = True
     while should_predict_another_action and self._should_handle_message(tracker):
         try:
-            action, prediction = await in_model_thread(self.predict_next_with_tracker_if_should, tracker)
+            action, prediction = await in_thread(DIALOGUE_THREAD, self.predict_next_with_tracker_if_should, tracker)
         except ActionLimitReached:
             logger.warning("Circuit breaker tripped: stopped predicting more actions.")
             if self.on_circuit_break:
@@ -73,7 +77,7 @@ async def run_prediction_loop(self: MessageProcessor, output_channel: OutputChan
 
 
 def run_model_off_the_loop() -> None:
-    # The model thread gives up the GIL at each NumPy call and waits up to the switch
+    # A model thread gives up the GIL at each NumPy call and waits up to the switch
     # interval to get it back while the loop runs: 1 ms instead of Python's 5 ms took the
     # turns past the reply deadline from 334 of 354 to 230 of 403 (production test, 50
     # senders on 2 replicas, 2 busy cores). Serving the earliest turn's work first did not

@@ -4,7 +4,7 @@ Rasa's Agent.handle_message (rasa 3.6.21) waits for the conversation's lock, loa
 conversation, then parses the message, one after the other; and a turn waiting for the
 lock looks again once a second. Here:
 
-- the message is parsed as it arrives, in the model's thread, while the turn waits for
+- the message is parsed as it arrives, in the NLU's thread, while the turn waits for
   the lock and the conversation loads on the store's thread: the parse needs the message
   alone (the pipeline has no component that reads the conversation);
 - a conversation's turns in this process queue for each other in this process, and the

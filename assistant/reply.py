@@ -16,6 +16,7 @@ from assistant.vocabulary import ROUTINE, TURN_TYPES, URGENCIES
 # questions a message asked beside the one answered.
 SUGGESTIONS, ALSO_ASKED = "suggestions", "also_asked"
 NOTICE_KINDS = ("disclaimer", "rate_limited", "answer_unavailable", "data_deleted", "data_partly_deleted")
+DELETION_NOTICES = ("data_deleted", "data_partly_deleted")
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,12 @@ class Reply:
 
     def notice(self, kind: str) -> Notice | None:
         return next((notice for notice in self.notices if notice.kind == kind), None)
+
+    @property
+    def confirms_deletion(self) -> bool:
+        """Whether it tells the patient their data was deleted: the conversation itself is
+        deleted when its turn stores it, so this reply must wait for the turn's end."""
+        return any(notice.kind in DELETION_NOTICES for notice in self.notices)
 
     @property
     def also_asked(self) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import redis
@@ -87,3 +88,28 @@ def test_a_turn_behind_a_dead_replicas_ticket_goes_on_once_the_tickets_expire(re
 
     waited = asyncio.run(asyncio.wait_for(next_turn(), timeout=5 * lifetime))
     assert lifetime * 0.8 < waited < 3 * lifetime
+
+
+def test_a_ticket_taken_on_one_replica_survives_a_turn_ending_on_another(redis_url):
+    """A patient's next message reaches one replica as their previous turn ends on the
+    other: the new ticket must not be lost in that turn's clean-up (Rasa read and wrote the
+    lock in separate calls, and the next turn failed with LockError)."""
+    port = urlsplit(redis_url).port
+    replica, other_replica = lock_store(port), lock_store(port)
+    conversation = f"race-{secrets.token_hex(4)}"
+    lost = []
+
+    def turns_ending(count: int) -> None:
+        for _ in range(count):
+            other_replica.cleanup(conversation, other_replica.issue_ticket(conversation))
+
+    with ThreadPoolExecutor(1) as pool:
+        ending = pool.submit(turns_ending, 300)
+        for _ in range(300):
+            ticket = replica.issue_ticket(conversation)
+            lock = replica.get_lock(conversation)
+            if lock is None or all(waiting.number != ticket for waiting in lock.tickets):
+                lost.append(ticket)
+            replica.cleanup(conversation, ticket)
+        ending.result()
+    assert not lost, f"{len(lost)} of 300 tickets lost"

@@ -68,6 +68,7 @@ async def long_conversation(store: PatientSQLTrackerStore) -> None:
     stored = (await store.retrieve_full_tracker(sender)).events
     whole = await whole_session(store, sender)
 
+    store.kept.trackers.clear()  # as after a restart: the conversation is loaded from the database
     tracker = await store.retrieve(sender)
     older, recent = list(tracker.events)[:-RECENT_EVENTS], list(tracker.events)[-RECENT_EVENTS:]
     assert recent == list(whole.events)[-RECENT_EVENTS:]
@@ -97,18 +98,45 @@ async def long_conversation_with_an_undo(store: PatientSQLTrackerStore) -> None:
     await store.save(tracker)
     await converse(store, sender, range(11, 100))
 
+    store.kept.trackers.clear()  # as after a restart
     tracker = await store.retrieve(sender)
     assert list(tracker.events) == list((await whole_session(store, sender)).events)
     assert tracker.get_slot("procedure") == "vertebroplasty"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path) -> PatientSQLTrackerStore:
-    url = (
-        f"sqlite:///{tmp_path / 'tracker.db'}" if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    return tracker_store_for(url)
+def store_url(request, tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'tracker.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(store_url) -> PatientSQLTrackerStore:
+    return tracker_store_for(store_url)
+
+
+def questions_in(tracker: DialogueStateTracker | None) -> list[str]:
+    return [] if tracker is None else [event.text for event in tracker.events if isinstance(event, UserUttered)]
+
+
+async def two_replicas(url: str) -> None:
+    """Each replica keeps the tracker of its latest turn for the conversation's next one."""
+    replica, other_replica = tracker_store_for(url), tracker_store_for(url)
+    sender = new_sender()
+    await converse(replica, sender, range(2))
+    assert questions_in(await replica.retrieve(sender)) == ["question 0", "question 1"]
+    await converse(replica, sender, range(2, 3))
+    # The next turn goes to the other replica: the first one's kept tracker is out of date.
+    await converse(other_replica, sender, range(3, 4))
+    assert questions_in(await replica.retrieve(sender)) == [f"question {n}" for n in range(4)]
+    await converse(replica, sender, range(4, 5))
+    # The patient asked to be forgotten on the other replica: nothing comes back.
+    other_replica.forget(sender)
+    assert await replica.retrieve(sender) is None
+    assert (await replica.retrieve_full_tracker(sender)) is None
+
+
+def test_a_replica_never_answers_from_a_kept_tracker_another_replica_has_moved_on_from(store_url):
+    asyncio.run(two_replicas(store_url))
 
 
 def test_a_long_conversation_is_stored_whole_and_loaded_with_its_slots(store):
