@@ -56,14 +56,15 @@ class TurnQueues:
         try:
             try:
                 await asyncio.wait_for(lock.acquire(), LOCK_LIFETIME)
+                acquired = True
             except asyncio.TimeoutError:
                 logger.warning("A turn waited past the lock's lifetime for the turn in front of it.")
-                yield
-                return
+                acquired = False
             try:
                 yield
             finally:
-                lock.release()
+                if acquired:
+                    lock.release()
         finally:
             self.turns[conversation_id] -= 1
             if not self.turns[conversation_id]:
