@@ -92,10 +92,19 @@ class Reply:
         return next((notice for notice in self.notices if notice.kind == kind), None)
 
     @property
-    def confirms_deletion(self) -> bool:
-        """Whether it tells the patient their data was deleted: the conversation itself is
-        deleted when its turn stores it, so this reply must wait for the turn's end."""
-        return any(notice.kind in DELETION_NOTICES for notice in self.notices)
+    def escalates(self) -> bool:
+        """Whether it puts the conversation in the nurse line's queue: advice for a reported
+        warning sign, or a handoff to a person."""
+        return self.advice is not None or self.kind == "handoff"
+
+    @property
+    def waits_for_stored_turn(self) -> bool:
+        """Whether it goes out only once its turn is stored, where a reply otherwise goes out
+        as soon as it is built (channels/turns.py): a deletion's confirmation, since the
+        conversation is deleted as its turn is stored, and a reply that puts the conversation
+        in the nurse's queue, since the nurse reads the patient's message in the stored
+        conversation. A replica that dies in between loses no record the patient relies on."""
+        return self.escalates or any(notice.kind in DELETION_NOTICES for notice in self.notices)
 
     @property
     def also_asked(self) -> list[str]:

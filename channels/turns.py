@@ -38,7 +38,7 @@ class TurnOutput(OutputChannel):
     Rasa hands every bot message to ``send_response``; the core sends exactly one, the
     reply as data, so nothing here looks at text. Its arrival is the turn's answer: what
     the turn does after it (the next prediction, storing the conversation) the patient
-    need not wait for; except when it confirms a deletion, which storing the turn does."""
+    need not wait for, unless the reply says it must (``Reply.waits_for_stored_turn``)."""
 
     def __init__(self) -> None:
         self.reply: Reply | None = None
@@ -57,7 +57,7 @@ class TurnOutput(OutputChannel):
         except (KeyError, TypeError, ValueError) as error:
             logger.error("The action server sent a malformed reply: %s", type(error).__name__)
             return
-        if not self.reply.confirms_deletion:
+        if not self.reply.waits_for_stored_turn:
             self.replied.set()
 
 
