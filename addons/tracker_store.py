@@ -77,7 +77,7 @@ class KeptTrackers:
 
     A patient's next message often comes while the turn before it still saves; loading the
     conversation back costs 4.6 ms on SQLite (4 queries, reading the events, replaying
-    them), against 0.3 ms to look up the sender's latest stored event. A kept tracker is
+    them), against one indexed look-up of the sender's latest stored event. A kept tracker is
     given only while that event is still the one it saved last, so a turn on another
     replica, or a deletion, is never missed; and only while it holds at most
     KEPT_EVENTS_MAX events, so that its size stays that of a loaded one.
