@@ -97,13 +97,11 @@ class KeptTrackers:
             while len(self.trackers) > self.conversations:
                 self.trackers.popitem(last=False)
 
-    def take(self, sender_id: str, latest_row: Optional[tuple[int, float]]) -> Optional[DialogueStateTracker]:
-        """The sender's kept tracker, if its last saved event is ``latest_row``; none is kept after."""
+    def take(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """The sender's kept tracker, if any; none is kept after. The caller checks that its
+        last saved event (``latest_row``) is still the sender's latest stored one."""
         with self.lock:
-            tracker = self.trackers.pop(sender_id, None)
-        if tracker is None or latest_row is None or tracker.latest_row != latest_row:
-            return None
-        return tracker
+            return self.trackers.pop(sender_id, None)
 
 
 class PatientSQLTrackerStore(SQLTrackerStore):
@@ -192,9 +190,8 @@ class PatientSQLTrackerStore(SQLTrackerStore):
                 query = self._event_query(session, sender_id, fetch_events_from_all_sessions=True)
                 events = events_from_json(data for (data,) in query.with_entities(self.SQLEvent.data))
             else:
-                latest = self.latest_row(session, sender_id)
-                kept = self.kept.take(sender_id, latest)
-                if kept is not None:
+                kept = self.kept.take(sender_id)
+                if kept is not None and kept.latest_row == self.latest_row(session, sender_id):
                     return kept
                 events = events_from_json(self.state_and_recent_event_data(session, sender_id))
         if not events or not self.domain:
@@ -202,12 +199,11 @@ class PatientSQLTrackerStore(SQLTrackerStore):
         tracker = DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
         if not all_sessions:
             tracker.stored_events = len(tracker.events)
-            tracker.latest_row = latest
         return tracker
 
     def latest_row(self, session: Session, sender_id: str) -> Optional[tuple[int, float]]:
         """The id and time of the sender's latest stored event, which tells whether a kept
-        tracker is still the stored conversation."""
+        tracker is still the stored conversation (looked up only when one is kept)."""
         event = self.SQLEvent
         row = session.query(event.id, event.timestamp).filter(event.sender_id == sender_id) \
             .order_by(event.id.desc()).first()
@@ -257,7 +253,7 @@ class PatientSQLTrackerStore(SQLTrackerStore):
 
     def forget(self, sender_id: str) -> int:
         """Delete every stored event of ``sender_id``, across all sessions; returns how many."""
-        self.kept.take(sender_id, None)
+        self.kept.take(sender_id)
         with self.session_scope() as session:
             deleted = (
                 session.query(self.SQLEvent)
