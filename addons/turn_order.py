@@ -8,11 +8,11 @@ lock looks again once a second. Here:
   the lock and the conversation loads on the store's thread: the parse needs the message
   alone (the pipeline has no component that reads the conversation);
 - a conversation's turns in this process queue for each other in this process, and the
-  next one starts as the one before it ends. The channels answer as soon as a turn's reply
-  is ready (channels/turns.py), so a patient's next message often comes while the turn
-  before it still stores the conversation; Rasa's lock store, which also orders turns
-  across replicas, looks again only once a second (every LOCK_POLL_SECONDS here, for
-  a turn on another replica).
+  next one starts as the one before it ends. A patient's next message can come while the
+  turn before it still runs: one that outlasted its deadline and was answered without it
+  (channels/turns.py), or an SMS that arrived in parts. Rasa's lock store, which also
+  orders turns across replicas, looks again only once a second (every LOCK_POLL_SECONDS
+  here, for a turn on another replica).
 """
 from __future__ import annotations
 

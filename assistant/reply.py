@@ -16,7 +16,6 @@ from assistant.vocabulary import ROUTINE, TURN_TYPES, URGENCIES
 # questions a message asked beside the one answered.
 SUGGESTIONS, ALSO_ASKED = "suggestions", "also_asked"
 NOTICE_KINDS = ("disclaimer", "rate_limited", "answer_unavailable", "data_deleted", "data_partly_deleted")
-DELETION_NOTICES = ("data_deleted", "data_partly_deleted")
 
 
 @dataclass(frozen=True)
@@ -96,15 +95,6 @@ class Reply:
         """Whether it puts the conversation in the nurse line's queue: advice for a reported
         warning sign, or a handoff to a person."""
         return self.advice is not None or self.kind == "handoff"
-
-    @property
-    def waits_for_stored_turn(self) -> bool:
-        """Whether it goes out only once its turn is stored, where a reply otherwise goes out
-        as soon as it is built (channels/turns.py): a deletion's confirmation, since the
-        conversation is deleted as its turn is stored, and a reply that puts the conversation
-        in the nurse's queue, since the nurse reads the patient's message in the stored
-        conversation. A replica that dies in between loses no record the patient relies on."""
-        return self.escalates or any(notice.kind in DELETION_NOTICES for notice in self.notices)
 
     @property
     def also_asked(self) -> list[str]:

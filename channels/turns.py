@@ -36,13 +36,9 @@ class TurnOutput(OutputChannel):
     """The output channel a turn runs with: it keeps the reply the action server sent.
 
     Rasa hands every bot message to ``send_response``; the core sends exactly one, the
-    reply as data, so nothing here looks at text. Its arrival is the turn's answer: what
-    the turn does after it (the next prediction, storing the conversation) the patient
-    need not wait for, unless the reply says it must (``Reply.waits_for_stored_turn``)."""
+    reply as data, so nothing here looks at text."""
 
-    def __init__(self) -> None:
-        self.reply: Reply | None = None
-        self.replied = asyncio.Event()
+    reply: Reply | None = None
 
     @classmethod
     def name(cls) -> str:
@@ -56,9 +52,6 @@ class TurnOutput(OutputChannel):
             self.reply = Reply.from_dict(data)
         except (KeyError, TypeError, ValueError) as error:
             logger.error("The action server sent a malformed reply: %s", type(error).__name__)
-            return
-        if not self.reply.waits_for_stored_turn:
-            self.replied.set()
 
 
 @lru_cache(maxsize=None)
@@ -117,11 +110,13 @@ async def run_turn(
     """The reply to one patient message, always, and in bounded time.
 
     The deadlines count from ``received``, the event loop's time when the message came in
-    (now, unless the channel did work first). The reply is returned as soon as it comes:
-    the turn goes on in the background to store the conversation, whole or not at all (the
-    conversation's lock keeps the patient's next turn behind it). A turn that outlasts its
-    deadline without a reply goes on in the background too; the patient gets the advice,
-    if any, and the apology now.
+    (now, unless the channel did work first). Within its deadline a reply goes out once
+    its turn is stored, so what the patient was told is always on record: a replica that
+    died between replying and storing would leave the patient's follow-up ("and for
+    kyphoplasty?") answered from the turn before, as the production test's replica kill
+    showed. A turn that outlasts its deadline goes on in the background, so the conversation
+    is stored whole or not at all; the patient gets the advice, if any, and the apology
+    now, unless the turn's reply has come already.
     """
     loop = asyncio.get_running_loop()
     received = loop.time() if received is None else received
@@ -133,25 +128,17 @@ async def run_turn(
     message = UserMessage(clean_message(text), output, sender_id, input_channel=channel, metadata=metadata)
     turn = asyncio.ensure_future(on_new_message(message))
     turn.add_done_callback(lambda finished: log_failure(finished, channel))
-    replied = asyncio.ensure_future(output.replied.wait())
     advice_deadline, reply_deadline = turn_deadlines()
-
-    async def wait_for_reply(deadline: float) -> bool:
-        """Whether the reply came, or the turn ended without one, within ``deadline``."""
-        await asyncio.wait({turn, replied}, timeout=max(0.0, received + deadline - loop.time()),
-                           return_when=asyncio.FIRST_COMPLETED)
-        return turn.done() or replied.done()
-
-    try:
-        # Within the advice deadline a reported warning sign gets its advice, whatever hangs;
-        # any other message may wait up to the reply deadline for its answer.
-        if not await wait_for_reply(advice_deadline):
-            triage = assess(message.text).as_dict()
-            if triage["urgency"] != "routine" or not await wait_for_reply(reply_deadline):
-                logger.warning("Turn on %s outlasted its deadline: answered without the action server.", channel)
-                return unavailable_reply(triage, texts)
-    finally:
-        replied.cancel()
+    # Within the advice deadline a reported warning sign gets its advice, whatever hangs;
+    # any other message may wait up to the reply deadline for its answer.
+    await asyncio.wait({turn}, timeout=max(0.0, received + advice_deadline - loop.time()))
+    if not turn.done():
+        triage = assess(message.text).as_dict()
+        if triage["urgency"] == "routine":
+            await asyncio.wait({turn}, timeout=max(0.0, received + reply_deadline - loop.time()))
+        if not turn.done() and output.reply is None:
+            logger.warning("Turn on %s outlasted its deadline: answered without the action server.", channel)
+            return unavailable_reply(triage, texts)
     if output.reply is None:
         return unavailable_reply(assess(message.text).as_dict(), texts)
     return output.reply

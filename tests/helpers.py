@@ -4,8 +4,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-import sqlite3
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -138,21 +136,6 @@ class Phone:
     def text(self, body: str) -> str | None:
         """Send ``body``; the reply's messages as one text, one per line, or None when nothing is sent back."""
         return "\n".join(self.messages(body)) or None
-
-
-def wait_until_stored(tracker_db: Path, sender: str, messages: int, within: float = 5.0) -> None:
-    """Wait until the SQLite conversation store holds ``messages`` of the sender's messages: a
-    reply comes before its turn has stored the conversation (channels/turns.py)."""
-    deadline = time.monotonic() + within
-    while True:
-        with sqlite3.connect(tracker_db) as connection:
-            stored = connection.execute(
-                "SELECT count(*) FROM events WHERE sender_id = ? AND type_name = 'user'", (sender,)
-            ).fetchone()[0]
-        if stored >= messages:
-            return
-        assert time.monotonic() < deadline, f"{stored} of {messages} messages stored after {within} s"
-        time.sleep(0.02)
 
 
 def tracker_store_for(url: str) -> PatientSQLTrackerStore:

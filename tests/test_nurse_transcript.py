@@ -6,7 +6,7 @@ import asyncio
 
 import requests
 
-from tests.helpers import NurseApi, new_sender, tracker_store_for, wait_until_stored
+from tests.helpers import NurseApi, new_sender, tracker_store_for
 
 FEVER = "I had kyphoplasty yesterday and now I have a high fever"
 QUESTIONS = ["how long does kyphoplasty take?", "does it hurt?", "what are the risks?", "and vertebroplasty?",
@@ -32,7 +32,6 @@ def test_a_red_flag_followed_by_thirty_turns_stays_in_the_transcript(assistant):
     assistant.send(sender, FEVER)
     for number in range(30):
         assistant.send(sender, QUESTIONS[number % len(QUESTIONS)])
-    wait_until_stored(assistant.workdir / "tracker.db", sender, 31)
     transcript = escalation_of(api, sender)["transcript"]
     assert_fever_marked(transcript)
     assert len([line for line in transcript if line["from"] == "patient"]) == 31
@@ -49,7 +48,6 @@ def test_a_red_flag_in_an_earlier_session_stays_in_the_transcript(assistant):
     )
     assert started.status_code == 200, started.text
     assistant.send(sender, "how long does kyphoplasty take?")
-    wait_until_stored(assistant.workdir / "tracker.db", sender, 2)
     # What a turn loads holds the latest session alone.
     store = tracker_store_for(f"sqlite:///{assistant.workdir / 'tracker.db'}")
     loaded = asyncio.run(store.retrieve(sender))

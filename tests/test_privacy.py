@@ -17,7 +17,7 @@ from addons.tracker_store import PatientSQLTrackerStore
 from assistant.db import engine_for
 from assistant.escalations import escalations_for, record_escalation
 from assistant.privacy import FORGET_ACTION
-from tests.helpers import RED_FLAG, NurseApi, Phone, new_sender, tracker_store_for, turn, wait_until_stored
+from tests.helpers import RED_FLAG, NurseApi, Phone, new_sender, tracker_store_for, turn
 from tests.test_actions import ANSWERED_BEFORE, respond, tracker
 
 
@@ -38,7 +38,6 @@ def start_conversation(assistant, sender: str) -> None:
     """A red flag (an escalation for the nurse line) and a question, both stored."""
     turn(assistant, sender, RED_FLAG)
     turn(assistant, sender, "how long is the recovery?")
-    wait_until_stored(assistant.workdir / "tracker.db", sender, 2)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +67,6 @@ def test_asking_to_be_forgotten_deletes_the_conversation_and_its_escalations(
     texts, custom, _ = turn(assistant, sender, "how long does kyphoplasty take?")
     assert custom["type"] == "answer"
     assert "not medical advice" in texts[-1]
-    wait_until_stored(assistant.workdir / "tracker.db", sender, 1)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +83,6 @@ def test_questions_that_sound_alike_delete_nothing(assistant, knowledge_db_url, 
     texts, _, _ = turn(assistant, sender, near_miss)
 
     assert "deleted" not in " ".join(texts)
-    wait_until_stored(assistant.workdir / "tracker.db", sender, 3)
     assert stored_events(assistant, sender) > events_before
     assert stored_escalations(knowledge_db_url, sender) == 1
 
