@@ -22,14 +22,12 @@ import yaml
 from assistant import gsm7
 from assistant.render import SMS_MESSAGE_LIMIT, to_gsm7
 from assistant.settings import PROJECT_ROOT, Contacts, clinic_file, load_contacts
+from assistant.triage_rules import CALL_YOUR_DOCTOR
 from assistant.vocabulary import EMERGENCY, PROCEDURES, URGENT
 
 CHECK_IN_TEXTS_FILE = PROJECT_ROOT / "data" / "check_ins.yml"
 FIRST_NAME = re.compile(r"^[^\W\d_][^\W\d_' -]*(?:['\- ][^\W\d_]+)*$")
 MAX_FIRST_NAME_CHARS = 20  # the check-in must still fit three segments with the longest name
-# The policy quotes the leaflet line each sign rests on; these are the signs the leaflets list
-# under "Call Your Doctor" (data/triage/clinic_policy.yml), which the check-in names.
-CALL_YOUR_DOCTOR = "Call Your Doctor"
 
 
 class Clock(Protocol):
@@ -158,12 +156,13 @@ def in_words(items: Sequence[str], conjunction: str = "and") -> str:
 
 
 def signs_to_call_about() -> tuple[str, str]:
-    """The labels of the leaflets' call-your-doctor signs: those the clinic's policy calls
-    urgent, and those it sends to the emergency number."""
+    """The labels of the signs on the leaflet's "Call your doctor" list (the clinic policy's
+    ``listed_in``): those the clinic's policy calls urgent, and those it sends to the
+    emergency number."""
     from assistant.triage import engine  # the triage rules, loaded and checked once per process
 
     policy = engine().rules.policy.values()
-    listed = [sign for sign in policy if sign.leaflet_says.startswith(CALL_YOUR_DOCTOR)]
+    listed = [sign for sign in policy if CALL_YOUR_DOCTOR in sign.listed_in]
     by_urgency = {urgency: [sign.label for sign in listed if sign.urgency == urgency] for urgency in (URGENT, EMERGENCY)}
     return in_words(by_urgency[URGENT], "or"), in_words(by_urgency[EMERGENCY], "or")
 

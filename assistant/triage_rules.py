@@ -101,10 +101,17 @@ class SignsFile(Strict):
     signs: list[dict]
 
 
+# The leaflets' lists a warning sign can be named in (clinic_policy.yml, listed_in): the
+# check-in texts name the signs of the "Call your doctor" list (assistant/check_ins.py).
+CALL_YOUR_DOCTOR, POSSIBLE_COMPLICATIONS = "call_your_doctor", "possible_complications"
+LEAFLET_LISTS = (CALL_YOUR_DOCTOR, POSSIBLE_COMPLICATIONS)
+
+
 class PolicyEntry(Strict):
     sign: StrictStr
     urgency: Literal[URGENCIES]  # type: ignore[valid-type]
     leaflet: StrictStr
+    listed_in: list[Literal[LEAFLET_LISTS]]  # type: ignore[valid-type]
     leaflet_says: StrictStr
 
 
@@ -155,12 +162,14 @@ class ContextFile(Strict):
 
 @dataclass(frozen=True)
 class WarningSign:
-    """A sign as the clinic configured it: how replies name it, its urgency and its leaflet."""
+    """A sign as the clinic configured it: how replies name it, its urgency, its leaflet
+    and the leaflet's lists that name it."""
 
     id: str
     label: str
     urgency: str
     leaflet: str
+    listed_in: tuple[str, ...]
     leaflet_says: str
 
 
@@ -322,7 +331,8 @@ def load_policy(path: Path, signs: dict[str, Sign], sources: set[str]) -> dict[s
         if entry.leaflet not in sources:
             raise TriageRulesError(f"{where}: unknown leaflet '{entry.leaflet}' (data/knowledge/sources.yml)")
         policy[entry.sign] = WarningSign(
-            entry.sign, signs[entry.sign].entry.label, entry.urgency, entry.leaflet, entry.leaflet_says
+            entry.sign, signs[entry.sign].entry.label, entry.urgency, entry.leaflet, tuple(entry.listed_in),
+            entry.leaflet_says,
         )
     missing = set(signs) - set(policy)
     if missing:

@@ -3,20 +3,23 @@ against the local stand-in for Twilio's Messages endpoint, on a database of thei
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
 
-from assistant import check_in_sender, check_in_store, gsm7, sms
+from assistant import check_in_sender, check_in_store, gsm7, sms, triage
 from assistant.check_in_sender import start_scheduler
 from assistant.check_ins import (
-    CheckInSettingsError, EnrolmentError, load_settings, load_texts, plan, read_answer, validate_enrolment,
+    CheckInSettingsError, EnrolmentError, load_settings, load_texts, plan, read_answer, signs_to_call_about,
+    validate_enrolment,
 )
 from assistant.escalations import CHECK_IN, NO_REPLY, list_escalations
 from assistant.render import SMS_MESSAGE_LIMIT
 from assistant.settings import PROJECT_ROOT
+from assistant.triage_rules import TRIAGE_DIR, load_rules
 from tests.check_in_helpers import Clinic, SetClock, bodies_to
 from tests.helpers import new_number
 
@@ -286,6 +289,25 @@ def test_a_check_in_text_too_long_for_one_message_is_refused_on_load(tmp_path):
                      encoding="utf-8")
     with pytest.raises(CheckInSettingsError, match=r"check_ins.yml: 'check_in' takes \d+ characters"):
         load_texts(texts)
+
+
+def test_the_check_in_names_the_signs_of_the_leaflets_call_your_doctor_list_by_the_clinics_urgency(
+        tmp_path, monkeypatch):
+    urgent, emergency = signs_to_call_about()
+    assert {"a fever", "a cough", "redness"} <= set(urgent.replace(" or ", ", ").split(", "))
+    assert "chest pain" in emergency and "trouble breathing" in emergency
+    # Paralysis is a possible complication, and a collapse is on no leaflet's list.
+    assert "paralysis" not in urgent + emergency and "fainting" not in urgent + emergency
+
+    rules = tmp_path / "triage"
+    shutil.copytree(TRIAGE_DIR, rules)
+    policy = rules / "clinic_policy.yml"
+    listed = "  - sign: cough\n    urgency: urgent\n    leaflet: health_library\n    listed_in: [call_your_doctor]"
+    assert listed in policy.read_text()
+    policy.write_text(policy.read_text().replace(listed, listed.replace("[call_your_doctor]", "[]")))
+    monkeypatch.setattr(triage, "engine", lambda: triage.build_engine(load_rules(rules)))
+    urgent_now, _ = signs_to_call_about()
+    assert "a cough" not in urgent_now and "a fever" in urgent_now
 
 
 def test_enrolment_normalises_a_spaced_number_and_defaults_to_the_clinics_time_zone():
