@@ -10,7 +10,7 @@ tracker store) after it has set up logging, so this is where:
 - a turn parses its message while it waits for its conversation.
 """
 from addons.action_responses import validate_action_responses_once
-from addons.action_timeout import bound_action_server_calls, keep_action_server_connections
+from addons.action_server_calls import bound_action_server_calls, keep_action_server_connections
 from addons.log_privacy import keep_patient_text_out_of_logs
 from addons.off_loop_graph import run_model_off_the_loop
 from addons.turn_order import parse_while_waiting

@@ -28,6 +28,7 @@ from rasa.utils.endpoints import EndpointConfig
 from assistant.settings import time_bounds
 
 KEEP_ALIVE_SECONDS = 2.0
+rasa_session = EndpointConfig.session
 
 
 def bound_action_server_calls() -> None:
