@@ -74,6 +74,15 @@ class TurnQueues:
 turn_queues = TurnQueues()
 
 
+@asynccontextmanager
+async def conversation_turn(agent: Agent, sender_id: str) -> AsyncGenerator[None, None]:
+    """The conversation to oneself: after the turn in front of it in this process, and
+    holding its lock across replicas. A patient's turn takes it, and so does a nurse's
+    reply (channels/nurse.py)."""
+    async with turn_queues.turn(sender_id), agent.lock_store.lock(sender_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
+        yield
+
+
 async def handle_message(self: Agent, message: UserMessage) -> Optional[List[Dict[str, Any]]]:
     """Agent.handle_message, parsing while the turn waits for its lock and its conversation."""
     if not self.is_ready() or self.processor is None:  # no model yet: Rasa's own answer
@@ -81,8 +90,7 @@ async def handle_message(self: Agent, message: UserMessage) -> Optional[List[Dic
     if message.parse_data is None and self.processor.http_interpreter is None:
         parses_in_flight[message] = asyncio.ensure_future(self.processor.parse_message(message))
     try:
-        async with turn_queues.turn(message.sender_id), \
-                self.lock_store.lock(message.sender_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
+        async with conversation_turn(self, message.sender_id):
             return await self.processor.handle_message(message)
     finally:
         unused = parses_in_flight.pop(message, None)

@@ -32,7 +32,9 @@ from datetime import datetime, timezone
 from functools import lru_cache, partial, wraps
 from typing import Any, Awaitable, Callable
 
+from rasa.core.agent import Agent
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from rasa.shared.core.events import BotUttered
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
@@ -41,6 +43,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from addons.tracker_store import ConversationStoreUnavailable
+from addons.turn_order import conversation_turn
 from assistant import accounts, audit, check_in_sender, check_in_store, escalations, nurse, nurse_reply, sms, twilio_sms
 from assistant.check_ins import EnrolmentError, validate_enrolment
 from assistant.db import engine_for
@@ -112,11 +115,14 @@ def bearer(request: Request) -> str | None:
     return given.strip() if scheme.lower() == "bearer" and given.strip() else None
 
 
-async def append_to_conversation(store: Any, sender_id: str, text: str, nurse_name: str) -> None:
-    """Add the nurse's reply to the stored conversation, marked as from the nurse."""
-    tracker = await store.get_or_create_tracker(sender_id)
-    tracker.update(BotUttered(text, metadata={"role": nurse_reply.NURSE_ROLE, "nurse": nurse_name}))
-    await store.save(tracker)
+async def append_to_conversation(agent: Agent, sender_id: str, text: str, nurse_name: str) -> None:
+    """Add the nurse's reply to the stored conversation, marked as from the nurse, in the
+    conversation's turn order: a patient's turn under way is stored first, so the transcript
+    lists the nurse's reply after the message it came after."""
+    async with conversation_turn(agent, sender_id):
+        tracker = await agent.tracker_store.get_or_create_tracker(sender_id)
+        tracker.update(BotUttered(text, metadata={"role": nurse_reply.NURSE_ROLE, "nurse": nurse_name}))
+        await agent.tracker_store.save(tracker)
 
 
 class QueueWatch:
@@ -506,9 +512,9 @@ class NurseConsole(InputChannel):
         sender_id, nurse_name = row["sender_id"], request.ctx.nurse
         unrecorded = []
         try:
-            store = request.app.ctx.agent.tracker_store
-            await off_loop(asyncio.run, append_to_conversation(store, sender_id, text, nurse_name))
-        except (ConversationStoreUnavailable, SQLAlchemyError, asyncio.TimeoutError) as failure:
+            await asyncio.wait_for(append_to_conversation(request.app.ctx.agent, sender_id, text, nurse_name),
+                                   database_timeout())
+        except (ConversationStoreUnavailable, SQLAlchemyError, LockError, asyncio.TimeoutError) as failure:
             logger.warning("Nurse reply not added to the transcript: %s", type(failure).__name__)
             unrecorded.append("transcript")
         try:

@@ -4,18 +4,24 @@ a REST conversation; the reply lands in the transcript and the audit log, a fail
 is retried once, then reported and recorded."""
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 import requests
+from rasa.core.lock_store import InMemoryLockStore
+from rasa.shared.core.events import BotUttered, UserUttered
 
 from assistant import gsm7
 from assistant.db import engine_for
 from assistant.nurse_reply import MAX_REPLY_CHARS, replies_to
 from assistant.render import SMS_MESSAGE_LIMIT
 from assistant.twilio_sms import NotConfigured, TwilioSettings
-from tests.helpers import RED_FLAG, NurseApi, Phone, new_sender
+from addons.turn_order import conversation_turn
+from channels.nurse import append_to_conversation
+from tests.helpers import RED_FLAG, NurseApi, Phone, new_sender, tracker_store_for
 from tests.widget_client import WidgetClient
 
 REPLY = "Hello, this is the nurse line. Please call us back on 555 0100 \u2014 we want to hear how you are."
@@ -257,3 +263,33 @@ def test_a_reply_needs_a_signed_in_nurse(assistant, knowledge_db_url, api, twili
     assert response.status_code == 401 and REPLY not in response.text
     assert twilio.requests == before and replies_to(engine_for(knowledge_db_url), sms_escalation) == []
     assert nurse_lines(api, sms_escalation) == []
+
+
+def test_a_nurse_reply_sent_during_a_patients_turn_is_stored_after_that_turn(tmp_path):
+    """The transcript lists the nurse's reply after the message the patient sent before it."""
+    store = tracker_store_for(f"sqlite:///{tmp_path / 'tracker.db'}")
+    server = SimpleNamespace(tracker_store=store, lock_store=InMemoryLockStore())
+    sender = new_sender()
+
+    async def patients_turn(under_way: asyncio.Event) -> None:
+        """What a turn does (addons/turn_order.py): load, then the model and the action, then store."""
+        async with conversation_turn(server, sender):
+            under_way.set()
+            tracker = await store.get_or_create_tracker(sender)
+            tracker.update(UserUttered("is it normal to ache at the needle site?"))
+            await asyncio.sleep(0.3)
+            tracker.update(BotUttered("the leaflets' answer"))
+            await store.save(tracker)
+
+    async def nurse_replies_meanwhile() -> None:
+        under_way = asyncio.Event()
+        turn = asyncio.create_task(patients_turn(under_way))
+        await under_way.wait()
+        await append_to_conversation(server, sender, "Nurse Kim here: that is common.", "kim")
+        await turn
+
+    asyncio.run(nurse_replies_meanwhile())
+    stored = asyncio.run(store.retrieve_full_tracker(sender)).events
+    assert [event.text for event in stored if isinstance(event, (UserUttered, BotUttered))] == [
+        "is it normal to ache at the needle site?", "the leaflets' answer", "Nurse Kim here: that is common.",
+    ]
