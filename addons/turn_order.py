@@ -76,9 +76,9 @@ turn_queues = TurnQueues()
 
 @asynccontextmanager
 async def conversation_turn(agent: Agent, sender_id: str) -> AsyncGenerator[None, None]:
-    """The conversation to oneself: after the turn in front of it in this process, and
-    holding its lock across replicas. A patient's turn takes it, and so does a nurse's
-    reply (channels/nurse.py)."""
+    """Hold the conversation: after the turn in front in this process, and with its lock
+    across replicas. A patient's turn holds it, and so does the adding of a nurse's reply
+    (channels/nurse.py)."""
     async with turn_queues.turn(sender_id), agent.lock_store.lock(sender_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
         yield
 
