@@ -77,13 +77,13 @@ def send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
 
 def escalate(tracker: Tracker, reply: Reply) -> None:
     """A reported warning sign, or a request for a person, joins the nurse line's queue."""
-    if not reply.escalates:
-        return
     if reply.advice:
         kind, signs = TRIAGE, list(reply.advice.signs)
         words = (tracker.latest_message.get("triage") or {}).get("words", [])
-    else:
+    elif reply.kind == "handoff":
         kind, signs, words = HANDOFF, [], []
+    else:
+        return
     try:
         record_escalation(
             engine_for(database_url()),

@@ -8,8 +8,8 @@ red flag's advice within 2 s) was served. The two methods below are Rasa's, exce
 graph runs on threads of its own: the NLU part on one, the dialogue part on another. The
 two parts share only the node that hands out the domain, and each runs one call at a time,
 as on the loop, so no component sees new concurrency; the loop stays free meanwhile. Two
-threads rather than one: a patient's next message is parsed while the turn before it
-still predicts its last action (addons/turn_order.py).
+threads rather than one: a message is parsed as it arrives (addons/turn_order.py),
+without waiting for another turn's prediction.
 
 What changes under overload: a turn waits for the model inside its deadline, where it
 used to wait unread in the socket while the loop was busy. 50 senders on two replicas of

@@ -75,9 +75,9 @@ def asked_to_forget(tracker: DialogueStateTracker) -> bool:
 class KeptTrackers:
     """The trackers of the latest turns, each until its conversation's next turn takes it.
 
-    A patient's next message often comes while the turn before it still saves; loading the
-    conversation back costs 4.6 ms on SQLite (4 queries, reading the events, replaying
-    them), against one indexed look-up of the sender's latest stored event. A kept tracker is
+    A conversation's next turn would load it back from the database: 4.6 ms on SQLite (4
+    queries, reading the events, replaying them), against one indexed look-up of the
+    sender's latest stored event. A kept tracker is
     given only while that event is still the one it saved last, so a turn on another
     replica, or a deletion, is never missed; and only while it holds at most
     KEPT_EVENTS_MAX events, so that its size stays that of a loaded one.

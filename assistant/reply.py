@@ -91,12 +91,6 @@ class Reply:
         return next((notice for notice in self.notices if notice.kind == kind), None)
 
     @property
-    def escalates(self) -> bool:
-        """Whether it puts the conversation in the nurse line's queue: advice for a reported
-        warning sign, or a handoff to a person."""
-        return self.advice is not None or self.kind == "handoff"
-
-    @property
     def also_asked(self) -> list[str]:
         return [option.topic for option in self.options] if self.options_reason == ALSO_ASKED else []
 
